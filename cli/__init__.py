@@ -1,0 +1,63 @@
+"""The command line: ``python run.py COMMAND ...``. Each command lives in its own module with a
+``register(subparsers)`` function; this module wires them and maps errors to exit codes
+(0 ok, 1 findings/failures, 2 usage or configuration error)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from servers.common.settings import ConfigError
+
+COMMANDS = ("serve", "keys", "users", "clients", "flow", "conformance", "fuzz", "bench")
+SERVER_NAMES = ("backend", "backend2", "backend3", "oauth-proxy", "backend4", "frontend")
+
+
+def setup_logging(level: str = "info") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+
+def color_enabled(stream=sys.stdout) -> bool:
+    """Colour only on a terminal and only if NO_COLOR is unset (https://no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run.py", description="oauthlab: OAuth 2.0 flows done right on aiohttp, and a harness that "
+        "proves it. Exit codes: 0 ok, 1 findings or failures, 2 usage or configuration error.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"cli.{name}":
+                continue  # command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def normalise_argv(argv: list[str]) -> list[str]:
+    """Accept the seed project's form ``run.py -v backend`` (and ``run.py backend``) as ``serve``."""
+    if argv and argv[0] in ("-v", "--verbose") and len(argv) > 1 and argv[1] in SERVER_NAMES:
+        return ["serve", argv[1], "--log-level", "debug", *argv[2:]]
+    if argv and argv[0] in SERVER_NAMES:
+        return ["serve", *argv]
+    return argv
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(normalise_argv(argv))
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

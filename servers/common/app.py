@@ -1,0 +1,61 @@
+"""What every server's application shares: typed app keys, the store/passwords/throttle lifetime
+(``cleanup_ctx``), the default users, and /health."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from .passwords import PasswordChecker, hash_password_async
+from .settings import Settings
+from .store import Store, User, open_store
+from .throttle import Throttle
+
+log = logging.getLogger("oauthlab.app")
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+PASSWORDS = web.AppKey("passwords", PasswordChecker)
+THROTTLE = web.AppKey("throttle", Throttle)
+
+# The tutorial's users: johndoe/secret (enabled, scopes "me items") and alice/secret2 (disabled).
+DEFAULT_USERS = (
+    (User("johndoe", "John Doe", "johndoe@example.com", ("me", "items"), False), "secret"),
+    (User("alice", "Alice Wonderson", "alice@example.com", ("me", "items"), True), "secret2"),
+)
+
+
+async def seed_users(store: Store, rounds: int) -> bool:
+    """Create the default users once, on the first start of a new store (never again after that)."""
+    if await store.get_meta("seeded"):
+        return False
+    for user, password in DEFAULT_USERS:
+        if await store.get_user(user.username) is None:
+            h = await hash_password_async(password, rounds)
+            await store.add_user(User(user.username, user.full_name, user.email, user.scopes,
+                                      user.disabled, h))
+    await store.set_meta("seeded", "1")
+    return True
+
+
+def store_context(settings: Settings, *, seed: bool = True):
+    """cleanup_ctx: open the store (seeded on first start), the password checker and the throttle."""
+    @asynccontextmanager
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        store = open_store(settings.data_dir, settings.store_url)
+        try:
+            if seed and await seed_users(store, settings.bcrypt_rounds):
+                log.info("new store: seeded users johndoe (enabled) and alice (disabled)")
+            app[STORE] = store
+            app[PASSWORDS] = await PasswordChecker.create(store, settings.bcrypt_rounds)
+            app[THROTTLE] = Throttle(store, settings.throttle_max_failures, settings.throttle_window)
+            yield
+        finally:
+            await store.close()
+    return ctx
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})

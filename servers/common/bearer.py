@@ -1,0 +1,89 @@
+"""Bearer token usage (RFC 6750) on protected resources.
+
+- §2.1: ``Authorization: Bearer <b64token>``; the scheme compares case-insensitively (RFC 9110 §11.1),
+  exactly one space, b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+- §2: a client MUST NOT use more than one method: a header plus ``access_token`` in the query or body
+  is ``400 invalid_request``. Tokens in the query or body are not accepted on their own (§2.3: SHOULD NOT).
+- §3.1: a request without any authentication information gets ``401`` with a bare ``Bearer`` challenge.
+- §3.1: a malformed or failed token gets ``401`` with ``error="invalid_token"``; missing scope ``403`` with
+  ``error="insufficient_scope"`` and the scope needed.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Protocol
+
+from aiohttp import web
+
+from .errors import BearerInvalidRequest, InsufficientScope, InvalidToken, MissingToken
+from .scopes import token_scopes
+
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a verified request acts for: the token's claims and, when there is one, the user record."""
+    claims: dict
+    scopes: frozenset[str]
+    user: Any = None
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, token: str) -> Principal: ...
+
+
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+def bearer_token(request: web.Request) -> str:
+    """Extract the one bearer token of a request, or raise the RFC 6750 error for its absence/shape."""
+    headers = request.headers.getall("Authorization", [])
+    in_query = "access_token" in request.query
+    if len(headers) > 1:
+        raise BearerInvalidRequest("several Authorization headers")
+    if not headers:
+        if in_query:
+            raise MissingToken("token in the query string is not accepted (RFC 6750 §2.3)")
+        raise MissingToken("no Authorization header")
+    if in_query:
+        raise BearerInvalidRequest("token in the header and in the query (RFC 6750 §2)")
+    scheme, sep, token = headers[0].partition(" ")
+    if scheme.lower() != "bearer":
+        raise MissingToken(f"authorization scheme {scheme[:20]!r} is not Bearer")
+    if not sep or not B64TOKEN.fullmatch(token):
+        raise InvalidToken("malformed Bearer credentials")
+    return token
+
+
+def check_scopes(principal: Principal, needed: tuple[str, ...]) -> None:
+    """RFC 6750 §3.1 insufficient_scope: every needed scope must be in the token's scope claim."""
+    if needed and not principal.scopes.issuperset(needed):
+        raise InsufficientScope(needed, reason=f"token scopes {sorted(principal.scopes)} lack {needed}")
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def requires(*scopes: str) -> Callable[[Handler], Handler]:
+    """Protect a handler: a valid bearer token carrying ``scopes``. Sets ``request[PRINCIPAL]``.
+
+    The scopes are recorded on the handler (``handler.required_scopes``) for the OpenAPI document."""
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def protected(request: web.Request) -> web.StreamResponse:
+            token = bearer_token(request)
+            principal = await request.app[AUTHENTICATOR].authenticate(token)
+            check_scopes(principal, scopes)
+            request[PRINCIPAL] = principal
+            return await handler(request)
+        protected.required_scopes = scopes  # type: ignore[attr-defined]
+        return protected
+    return wrap
+
+
+def principal_from_claims(claims: dict, user: Any = None) -> Principal:
+    return Principal(claims, token_scopes(claims), user)

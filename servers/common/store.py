@@ -1,0 +1,204 @@
+"""Storage: a small async protocol (users, key/value with expiry and consume-once, event counters) and
+its embedded SQLite implementation. A Redis implementation (servers.common.redis_store) serves several
+oauth-proxy instances at once.
+
+Rules the implementations keep:
+- ``consume`` is atomic: of two concurrent callers for the same key, exactly one gets the value
+  (authorization codes, RFC 6749 §4.1.2 "MUST NOT be used more than once").
+- expired entries are never returned.
+- everything survives a restart (SQLite file under the data directory, WAL journal).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from .settings import ConfigError
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    full_name: str = ""
+    email: str = ""
+    scopes: tuple[str, ...] = ()
+    disabled: bool = False
+    password_hash: str = field(default="", repr=False)
+
+    def public(self) -> dict[str, Any]:
+        """What an API may show: never the password hash."""
+        return {"username": self.username, "full_name": self.full_name, "email": self.email,
+                "disabled": self.disabled}
+
+
+class Store(Protocol):
+    async def get_user(self, username: str) -> User | None: ...
+    async def add_user(self, user: User) -> None: ...
+    async def update_user(self, username: str, **changes: Any) -> User | None: ...
+    async def list_users(self) -> list[User]: ...
+    async def put(self, ns: str, key: str, value: dict, ttl: float | None = None) -> None: ...
+    async def get(self, ns: str, key: str) -> dict | None: ...
+    async def consume(self, ns: str, key: str) -> dict | None: ...
+    async def delete(self, ns: str, key: str) -> bool: ...
+    async def list(self, ns: str) -> list[tuple[str, dict]]: ...
+    async def add_event(self, key: str, window: float) -> None: ...
+    async def events(self, key: str, window: float) -> list[float]: ...
+    async def clear_events(self, key: str) -> None: ...
+    async def get_meta(self, key: str) -> str | None: ...
+    async def set_meta(self, key: str, value: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY,
+    full_name TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL DEFAULT '',
+    scopes TEXT NOT NULL DEFAULT '',
+    disabled INTEGER NOT NULL DEFAULT 0,
+    password_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kv (
+    ns TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    expires REAL,
+    PRIMARY KEY (ns, key)
+);
+CREATE TABLE IF NOT EXISTS events (key TEXT NOT NULL, ts REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS events_key_ts ON events (key, ts);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def _row_to_user(row: sqlite3.Row | tuple) -> User:
+    username, full_name, email, scopes, disabled, password_hash = row
+    return User(username, full_name, email, tuple(scopes.split()), bool(disabled), password_hash)
+
+
+class SQLiteStore:
+    """The embedded default: one SQLite file. Queries are primary-key look-ups of a few microseconds, so
+    they run on the event loop; only bcrypt is pushed to an executor."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
+                                      timeout=5.0)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"cannot open the data store {self.path}: {exc} "
+                              f"(check that the data directory exists and is writable)") from exc
+        try:
+            os.chmod(self.path, 0o600)
+        except OSError:
+            pass
+
+    # -- users ---------------------------------------------------------------------------------------
+    async def get_user(self, username: str) -> User | None:
+        row = self.db.execute("SELECT username, full_name, email, scopes, disabled, password_hash "
+                              "FROM users WHERE username = ?", (username,)).fetchone()
+        return _row_to_user(row) if row else None
+
+    async def add_user(self, user: User) -> None:
+        try:
+            self.db.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)",
+                            (user.username, user.full_name, user.email, " ".join(user.scopes),
+                             int(user.disabled), user.password_hash))
+        except sqlite3.IntegrityError as exc:
+            raise KeyError(user.username) from exc
+
+    async def update_user(self, username: str, **changes: Any) -> User | None:
+        user = await self.get_user(username)
+        if user is None:
+            return None
+        user = replace(user, **changes)
+        self.db.execute("UPDATE users SET full_name=?, email=?, scopes=?, disabled=?, password_hash=? "
+                        "WHERE username=?", (user.full_name, user.email, " ".join(user.scopes),
+                                             int(user.disabled), user.password_hash, username))
+        return user
+
+    async def list_users(self) -> list[User]:
+        rows = self.db.execute("SELECT username, full_name, email, scopes, disabled, password_hash "
+                               "FROM users ORDER BY username").fetchall()
+        return [_row_to_user(r) for r in rows]
+
+    # -- key/value with expiry ------------------------------------------------------------------------
+    async def put(self, ns: str, key: str, value: dict, ttl: float | None = None) -> None:
+        expires = None if ttl is None else time.time() + ttl
+        self.db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?)",
+                        (ns, key, json.dumps(value), expires))
+
+    async def get(self, ns: str, key: str) -> dict | None:
+        row = self.db.execute("SELECT value FROM kv WHERE ns=? AND key=? AND (expires IS NULL OR expires > ?)",
+                              (ns, key, time.time())).fetchone()
+        return json.loads(row[0]) if row else None
+
+    async def consume(self, ns: str, key: str) -> dict | None:
+        # One statement: SQLite serialises writers, so exactly one caller gets the row.
+        row = self.db.execute("DELETE FROM kv WHERE ns=? AND key=? RETURNING value, expires",
+                              (ns, key)).fetchone()
+        if row is None or (row[1] is not None and row[1] <= time.time()):
+            return None
+        return json.loads(row[0])
+
+    async def delete(self, ns: str, key: str) -> bool:
+        return self.db.execute("DELETE FROM kv WHERE ns=? AND key=?", (ns, key)).rowcount > 0
+
+    async def list(self, ns: str) -> list[tuple[str, dict]]:
+        rows = self.db.execute("SELECT key, value FROM kv WHERE ns=? AND (expires IS NULL OR expires > ?) "
+                               "ORDER BY key", (ns, time.time())).fetchall()
+        return [(k, json.loads(v)) for k, v in rows]
+
+    # -- event counters (throttling) ------------------------------------------------------------------
+    async def add_event(self, key: str, window: float) -> None:
+        now = time.time()
+        self.db.execute("DELETE FROM events WHERE key=? AND ts <= ?", (key, now - window))
+        self.db.execute("INSERT INTO events VALUES (?, ?)", (key, now))
+
+    async def events(self, key: str, window: float) -> list[float]:
+        rows = self.db.execute("SELECT ts FROM events WHERE key=? AND ts > ? ORDER BY ts",
+                               (key, time.time() - window)).fetchall()
+        return [r[0] for r in rows]
+
+    async def clear_events(self, key: str) -> None:
+        self.db.execute("DELETE FROM events WHERE key=?", (key,))
+
+    # -- meta -------------------------------------------------------------------------------------------
+    async def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    async def purge_expired(self) -> None:
+        self.db.execute("DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?", (time.time(),))
+
+    async def close(self) -> None:
+        self.db.close()
+
+
+def open_store(data_dir: Path, store_url: str | None = None, name: str = "oauthlab") -> Store:
+    """SQLite under ``data_dir`` by default; ``redis://...`` selects the shared Redis store."""
+    if store_url and store_url.startswith(("redis://", "rediss://", "unix://")):
+        from .redis_store import RedisStore  # imported lazily: only oauth-proxy deployments need it
+        return RedisStore(store_url)
+    if store_url and not store_url.startswith("sqlite:"):
+        raise ConfigError(f"--store must be sqlite:PATH or redis://HOST:PORT/DB, got {store_url!r}")
+    path = Path(store_url[len("sqlite:"):]) if store_url else Path(data_dir) / f"{name}.sqlite3"
+    return SQLiteStore(path)
+
+
+def user_to_dict(user: User) -> dict[str, Any]:
+    d = asdict(user)
+    d["scopes"] = list(user.scopes)
+    return d
