@@ -1,0 +1,61 @@
+"""The shape of a conformance scenario: a small declarative, frozen object.
+
+This module is the contract between the engine (harness/runner.py) and the catalog (conformance/).
+Fields may be added (with defaults); existing ones keep their meaning.
+
+A scenario changes ONE thing in a known-good interaction and says what a secure server answers:
+
+- resource-server scenarios: ``mutate(kit)`` returns the probes to send (each a request carrying a token
+  built from the valid baseline T0 with one change); every probe's response must satisfy ``expect``.
+- authorization-server and token-endpoint scenarios: ``mutate`` is an ``async def (kit) -> list[Observation]``
+  that drives the flow with one step changed (``swap_code_verifier``, ``set_redirect_uri``...) and returns
+  what it observed; every observation must satisfy ``expect``.
+
+``needs`` names target capabilities the scenario requires (for example ``"mint"``: the harness can sign
+valid tokens; ``"jwks"``: the target's public keys are known; ``"scoped_endpoint"``; ``"typ"``;
+``"password_grant"``; ``"confidential_client"``; ``"refresh_token"``). A target without one of them gets
+the verdict ``not-applicable`` with the reason, never a silent pass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+AppliesTo = Literal["resource-server", "authorization-server", "token-endpoint"]
+Severity = Literal["critical", "high", "medium", "low"]
+Verdict = Literal["pass", "fail", "error", "not-applicable"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one request showed: enough to judge it and to print it as evidence (tokens shortened)."""
+    label: str                      # which probe/variant ("alg=None", "redirect_uri=https://c@evil")
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: str | None
+    status: int | None              # None: no response (connection error, timeout)
+    headers: dict[str, str]         # response headers (first value of each; Location kept raw)
+    body: str                       # response body, truncated
+    elapsed: float = 0.0
+    error: str | None = None        # transport error, if any
+    json: Any = None                # parsed JSON body, if it was JSON
+
+
+# An expectation checks one observation and returns the problems found ([] = as expected).
+Check = Callable[[Observation], list[str]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str                         # kebab-case, stable, as in ../shared/catalog.md
+    summary: str                    # one sentence
+    refs: tuple[str, ...]           # ("RFC7636-4.6", "RFC6749-5.2", "CVE-2022-29217")
+    applies_to: AppliesTo
+    severity: Severity
+    mutate: Callable[..., Any]      # see the module docstring
+    expect: Check
+    needs: frozenset[str] = frozenset()
+    family: str = ""                # "sig", "key", "time", ... (the catalog section)
+    control: bool = False           # a positive control: a valid interaction must succeed
+    tags: tuple[str, ...] = field(default=())
