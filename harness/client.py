@@ -1,0 +1,48 @@
+"""HTTP to targets: every request the harness makes goes through ``send`` and comes back as an
+``Observation`` (status, headers, body excerpt, timing), never an exception."""
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import time
+from typing import Any
+
+import aiohttp
+
+from .scenario import Observation
+
+BODY_LIMIT = 4096
+
+
+def new_session(timeout: float = 10.0) -> aiohttp.ClientSession:
+    """A session that never follows redirects by itself and keeps no cookies unless asked."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout),
+                                 cookie_jar=aiohttp.DummyCookieJar())
+
+
+async def send(session: aiohttp.ClientSession, method: str, url: str, *, label: str = "",
+               headers: dict[str, str] | None = None, data: Any = None, params: Any = None,
+               allow_redirects: bool = False) -> Observation:
+    """Send one request; transport failures become an Observation with ``status=None`` and ``error``."""
+    headers = dict(headers or {})
+    body_text = data if isinstance(data, str) else (None if data is None else str(data))
+    start = time.monotonic()
+    try:
+        async with session.request(method, url, headers=headers, data=data, params=params,
+                                   allow_redirects=allow_redirects) as resp:
+            raw = await resp.content.read(BODY_LIMIT)
+            text = raw.decode("utf-8", "replace")
+            parsed = None
+            if resp.content_type == "application/json":
+                try:
+                    parsed = jsonlib.loads(text)
+                except ValueError:
+                    parsed = None
+            return Observation(label=label, method=method, url=str(resp.url) if params else url,
+                               request_headers=headers, request_body=body_text, status=resp.status,
+                               headers={k: v for k, v in resp.headers.items()}, body=text,
+                               elapsed=time.monotonic() - start, json=parsed)
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+        return Observation(label=label, method=method, url=url, request_headers=headers,
+                           request_body=body_text, status=None, headers={}, body="",
+                           elapsed=time.monotonic() - start, error=f"{exc.__class__.__name__}: {exc}")
