@@ -7,6 +7,7 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
 
 from servers.common.settings import ConfigError
@@ -15,9 +16,43 @@ COMMANDS = ("serve", "keys", "users", "clients", "flow", "conformance", "fuzz", 
 SERVER_NAMES = ("backend", "backend2", "backend3", "oauth-proxy", "backend4", "frontend")
 
 
+class RedactSecrets(logging.Filter):
+    """Defence in depth: whatever a library logs (aiohttp logs the start of an over-long header line, for
+    example), credentials are replaced before the record is written."""
+
+    PATTERNS = (re.compile(r"(?i)(bearer|basic)(\s+|\\x20|%20)[^\s'\",]+"),
+                re.compile(r"eyJ[A-Za-z0-9_-]*\.?[A-Za-z0-9_.-]*"),
+                re.compile(r"(?i)(password|client_secret|code_verifier|refresh_token|access_token|code)=[^&\s'\"]+"))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        clean = msg
+        for pattern in self.PATTERNS:
+            clean = pattern.sub(lambda m: (m.group(1) + "=" if "=" in m.group(0) and m.lastindex else "")
+                                + "[redacted]", clean)
+        if clean != msg:
+            record.msg, record.args = clean, ()
+        if record.exc_info and record.exc_info[1] is not None and record.name.startswith("aiohttp"):
+            # aiohttp's parser errors repeat the offending bytes in the exception text: drop the traceback.
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def install_redaction() -> None:
+    redact = RedactSecrets()
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactSecrets) for f in handler.filters):
+            handler.addFilter(redact)
+    for name in ("aiohttp.server", "aiohttp.access", "aiohttp.web", "oauthlab"):
+        lg = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in lg.filters):
+            lg.addFilter(redact)
+
+
 def setup_logging(level: str = "info") -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    install_redaction()
 
 
 def color_enabled(stream=sys.stdout) -> bool:

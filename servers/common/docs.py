@@ -1,4 +1,4 @@
-"""OpenAPI 3.1 documents and an offline Swagger UI (from the ``swagger-ui-bundle`` package, no CDN).
+"""OpenAPI 3.0.3 documents (the version the packaged Swagger UI 4 renders) and an offline Swagger UI (from the ``swagger-ui-bundle`` package, no CDN).
 
 Every server builds its document with these helpers and serves it at ``/openapi.json``; ``/docs`` is
 Swagger UI with the server's OAuth2 security scheme, so the Authorize button works (password flow on the
@@ -90,7 +90,7 @@ def password_token_operation(scopes_known: bool) -> dict:
 
 def openapi_document(title: str, description: str, paths: dict, security_schemes: dict) -> dict:
     return {
-        "openapi": "3.1.0",
+        "openapi": "3.0.3",
         "info": {"title": title, "version": "0.1.0", "description": description},
         "paths": paths,
         "components": {"securitySchemes": security_schemes,
