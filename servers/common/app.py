@@ -8,8 +8,9 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from .errors import TemporarilyUnavailable
 from .passwords import PasswordChecker, hash_password_async
-from .settings import Settings
+from .settings import ConfigError, Settings
 from .store import Store, User, open_store
 from .throttle import Throttle
 
@@ -46,8 +47,14 @@ def store_context(settings: Settings, *, seed: bool = True):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         store = open_store(settings.data_dir, settings.store_url)
         try:
-            if seed and await seed_users(store, settings.bcrypt_rounds):
-                log.info("new store: seeded users johndoe (enabled) and alice (disabled)")
+            try:
+                ping = getattr(store, "ping", None)  # a networked store (Redis): reachable at start?
+                if ping is not None:
+                    await ping()
+                if seed and await seed_users(store, settings.bcrypt_rounds):
+                    log.info("new store: seeded users johndoe (enabled) and alice (disabled)")
+            except TemporarilyUnavailable as exc:  # at start-up: a clear one-line error, exit 2
+                raise ConfigError(f"the store is unavailable at start-up: {exc.reason}") from None
             app[STORE] = store
             app[PASSWORDS] = await PasswordChecker.create(store, settings.bcrypt_rounds)
             app[THROTTLE] = Throttle(store, settings.throttle_max_failures, settings.throttle_window)

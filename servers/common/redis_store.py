@@ -1,0 +1,278 @@
+"""The Redis store: the ``Store`` protocol of servers.common.store on a shared Redis, so that several
+oauth-proxy instances behind a load balancer see the same users, sessions, codes, refresh-token families,
+revocations and throttling counters.
+
+Rules it keeps (the same as the SQLite store, checked by tests/test_store_contract.py for both):
+- ``consume`` is atomic across instances: GETDEL inside MULTI/EXEC, so of any number of concurrent callers,
+  on any number of instances, exactly one gets the value (RFC 6749 §4.1.2: an authorization code "MUST NOT
+  be used more than once"; RFC 9700 §4.14.2 refresh-token reuse detection relies on the same).
+- expired entries are never returned: Redis expires keys itself (millisecond TTLs); each namespace also has
+  a sorted-set index (member = key, score = expiry time) so that ``list(ns)`` needs no KEYS/SCAN.
+- throttling events are a sorted set per key (score = time), trimmed to the window and expiring with it.
+- Redis unavailable (refused, timed out, loading, read-only, out of disk) is
+  ``errors.TemporarilyUnavailable``: the one error middleware answers 503 JSON with Retry-After, never a
+  500 and never a hang (short connect/read timeouts, one quick retry). The connection pool reconnects by
+  itself when Redis returns: no restart needed.
+
+Lifetime: the client and its pool are created in the constructor, which ``open_store`` calls inside the
+app's ``cleanup_ctx`` (so inside the running loop that uses it); ``close()`` releases them.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import secrets
+import time
+from dataclasses import fields, replace
+from typing import Any, Awaitable, Callable, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from redis import exceptions as rexc
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from .errors import TemporarilyUnavailable
+from .store import User
+
+log = logging.getLogger("oauthlab.store")
+
+CONNECT_TIMEOUT = 1.0  # seconds: a down Redis must cost a request little, never a hang
+SOCKET_TIMEOUT = 1.0
+RETRY_AFTER = 2  # seconds, told to clients in the 503's Retry-After
+
+# Server replies that mean "Redis cannot serve right now" rather than "our command is wrong".
+_UNAVAILABLE_REPLIES = ("LOADING", "MISCONF", "READONLY", "MASTERDOWN", "NOREPLICAS", "OOM", "BUSY",
+                        "TRYAGAIN", "CLUSTERDOWN")
+
+_USER_FIELDS = tuple(f.name for f in fields(User))
+
+# Create a user only if absent, and index it, in one step.
+_ADD_USER = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+"""
+# Change fields of an existing user only (never resurrect a deleted one); return the record.
+_UPDATE_USER = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+if #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end
+return redis.call('HGETALL', KEYS[1])
+"""
+
+T = TypeVar("T")
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _unavailable_reply(exc: rexc.ResponseError) -> bool:
+    return str(exc).split(" ", 1)[0].upper() in _UNAVAILABLE_REPLIES
+
+
+def guarded(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Map 'Redis cannot serve' to TemporarilyUnavailable (503); other errors are bugs and stay so."""
+    @functools.wraps(method)
+    async def wrapper(self: "RedisStore", *args: Any, **kwargs: Any) -> T:
+        try:
+            return await method(self, *args, **kwargs)
+        except (rexc.ConnectionError, rexc.TimeoutError, OSError, TimeoutError) as exc:
+            raise TemporarilyUnavailable(f"redis store {self.safe_url} unreachable: "
+                                         f"{exc.__class__.__name__}: {exc}", retry_after=RETRY_AFTER) from None
+        except rexc.ResponseError as exc:
+            if _unavailable_reply(exc):
+                raise TemporarilyUnavailable(f"redis store {self.safe_url} cannot serve: {exc}",
+                                             retry_after=RETRY_AFTER) from None
+            raise
+    return wrapper
+
+
+def _encode_user(user: User) -> dict[str, str]:
+    return {"username": user.username, "full_name": user.full_name, "email": user.email,
+            "scopes": " ".join(user.scopes), "disabled": "1" if user.disabled else "0",
+            "password_hash": user.password_hash}
+
+
+def _decode_user(h: dict[str, str]) -> User:
+    return User(h["username"], h.get("full_name", ""), h.get("email", ""), tuple(h.get("scopes", "").split()),
+                h.get("disabled") == "1", h.get("password_hash", ""))
+
+
+class RedisStore:
+    """The Store protocol on Redis (``redis://[:password@]host:port/db``, ``rediss://``, ``unix://path``).
+
+    Key layout under ``prefix`` (default ``oauthlab:``); namespaces are length-prefixed so that no
+    namespace/key pair can collide with another:
+      user:<username>            hash of the User fields      users          set of usernames
+      kv:<len(ns)>:<ns>:<key>    JSON value, with PX expiry  kvidx:<ns>     zset key -> expiry (ms, inf)
+      ev:<key>                   zset of event times          meta           hash
+    """
+
+    def __init__(self, url: str, *, prefix: str = "oauthlab:", connect_timeout: float = CONNECT_TIMEOUT,
+                 socket_timeout: float = SOCKET_TIMEOUT) -> None:
+        self.url = url
+        self.safe_url = redact(url)
+        self.prefix = prefix
+        try:
+            self.redis = aioredis.from_url(
+                url, decode_responses=True, socket_connect_timeout=connect_timeout,
+                socket_timeout=socket_timeout, health_check_interval=30,
+                # One quick retry: a connection left broken by a Redis restart is replaced at once.
+                retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
+                client_name="oauthlab")
+        except ValueError as exc:  # a malformed URL: a configuration error, said in one line
+            from .settings import ConfigError
+            raise ConfigError(f"--store {self.safe_url}: {exc}") from exc
+
+    # -- key names ------------------------------------------------------------------------------------
+    def _user(self, username: str) -> str:
+        return f"{self.prefix}user:{username}"
+
+    def _kv(self, ns: str, key: str) -> str:
+        return f"{self.prefix}kv:{len(ns)}:{ns}:{key}"
+
+    def _kvidx(self, ns: str) -> str:
+        return f"{self.prefix}kvidx:{len(ns)}:{ns}"
+
+    def _ev(self, key: str) -> str:
+        return f"{self.prefix}ev:{key}"
+
+    # -- health -----------------------------------------------------------------------------------------
+    @guarded
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())
+
+    # -- users ------------------------------------------------------------------------------------------
+    @guarded
+    async def get_user(self, username: str) -> User | None:
+        h = await self.redis.hgetall(self._user(username))
+        return _decode_user(h) if h else None
+
+    @guarded
+    async def add_user(self, user: User) -> None:
+        flat = [x for kv in _encode_user(user).items() for x in kv]
+        added = await self.redis.eval(_ADD_USER, 2, self._user(user.username), f"{self.prefix}users",
+                                      user.username, *flat)
+        if not added:
+            raise KeyError(user.username)
+
+    @guarded
+    async def update_user(self, username: str, **changes: Any) -> User | None:
+        unknown = set(changes) - set(_USER_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown user fields {sorted(unknown)}")
+        # Encode through the dataclass so types are checked like the SQLite store's replace();
+        # only the changed fields are written, and never the username (the record's key).
+        encoded = _encode_user(replace(User(username), **changes))
+        flat = [x for k in changes if k != "username" for x in (k, encoded[k])]
+        raw = await self.redis.eval(_UPDATE_USER, 1, self._user(username), *flat)
+        if not raw:
+            return None
+        if isinstance(raw, dict):
+            return _decode_user(raw)
+        return _decode_user(dict(zip(raw[::2], raw[1::2])))
+
+    @guarded
+    async def list_users(self) -> list[User]:
+        names = sorted(await self.redis.smembers(f"{self.prefix}users"))
+        if not names:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for n in names:
+                pipe.hgetall(self._user(n))
+            rows = await pipe.execute()
+        return [_decode_user(h) for h in rows if h]
+
+    # -- key/value with expiry ------------------------------------------------------------------------
+    @guarded
+    async def put(self, ns: str, key: str, value: dict, ttl: float | None = None) -> None:
+        k, idx = self._kv(ns, key), self._kvidx(ns)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if ttl is not None and ttl <= 0:  # already expired: never visible
+                pipe.delete(k)
+                pipe.zrem(idx, key)
+            else:
+                ms = None if ttl is None else max(1, int(ttl * 1000))
+                pipe.set(k, json.dumps(value), px=ms)
+                pipe.zadd(idx, {key: float("inf") if ms is None else time.time() * 1000 + ms})
+                pipe.zremrangebyscore(idx, "-inf", f"({time.time() * 1000}")
+            await pipe.execute()
+
+    @guarded
+    async def get(self, ns: str, key: str) -> dict | None:
+        raw = await self.redis.get(self._kv(ns, key))
+        return json.loads(raw) if raw is not None else None
+
+    @guarded
+    async def consume(self, ns: str, key: str) -> dict | None:
+        # GETDEL is atomic in Redis: of all concurrent callers, on every instance, exactly one sees it.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.getdel(self._kv(ns, key))
+            pipe.zrem(self._kvidx(ns), key)
+            raw, _ = await pipe.execute()
+        return json.loads(raw) if raw is not None else None
+
+    @guarded
+    async def delete(self, ns: str, key: str) -> bool:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._kv(ns, key))
+            pipe.zrem(self._kvidx(ns), key)
+            deleted, _ = await pipe.execute()
+        return deleted > 0
+
+    @guarded
+    async def list(self, ns: str) -> list[tuple[str, dict]]:
+        idx = self._kvidx(ns)
+        keys = sorted(await self.redis.zrangebyscore(idx, f"({time.time() * 1000}", "+inf"))
+        if not keys:
+            return []
+        values = await self.redis.mget([self._kv(ns, k) for k in keys])
+        return [(k, json.loads(v)) for k, v in zip(keys, values) if v is not None]
+
+    # -- event counters (throttling) ------------------------------------------------------------------
+    @guarded
+    async def add_event(self, key: str, window: float) -> None:
+        now = time.time()
+        k = self._ev(key)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(k, "-inf", now - window)
+            pipe.zadd(k, {f"{now!r}:{secrets.token_hex(4)}": now})  # unique member per event
+            pipe.pexpire(k, max(1, int(window * 1000)) + 1000)
+            await pipe.execute()
+
+    @guarded
+    async def events(self, key: str, window: float) -> list[float]:
+        rows = await self.redis.zrangebyscore(self._ev(key), f"({time.time() - window!r}", "+inf",
+                                              withscores=True)
+        return [float(score) for _member, score in rows]
+
+    @guarded
+    async def clear_events(self, key: str) -> None:
+        await self.redis.delete(self._ev(key))
+
+    # -- meta -------------------------------------------------------------------------------------------
+    @guarded
+    async def get_meta(self, key: str) -> str | None:
+        return await self.redis.hget(f"{self.prefix}meta", key)
+
+    @guarded
+    async def set_meta(self, key: str, value: str) -> None:
+        await self.redis.hset(f"{self.prefix}meta", key, value)
+
+    async def purge_expired(self) -> None:
+        """Redis expires entries itself; nothing to do (kept for parity with SQLiteStore)."""
+
+    async def close(self) -> None:
+        try:
+            await self.redis.aclose()
+        except (rexc.RedisError, OSError) as exc:  # closing a pool to a dead server must not fail
+            log.debug("closing the redis store: %s", exc)

@@ -1,0 +1,134 @@
+"""A real, throwaway ``redis-server`` for tests (Debian's package; no mock).
+
+- ``RedisServer(tmp_dir)``: one server on a free 127.0.0.1 port, its files in ``tmp_dir``. By default it
+  persists nothing (``--save "" --appendonly no``); ``persist=True`` turns on the append-only file with
+  ``appendfsync always`` so that even a SIGKILL loses no acknowledged write (restart tests).
+  ``start()``, ``stop()`` (SIGTERM), ``kill()`` (SIGKILL, a crash), ``restart()``; ``url`` for the store.
+- ``redis_server``: a session-scoped fixture (import it into a test module or conftest) sharing one server.
+- ``require_redis_server()``: the redis-server binary, or skip - unless ``OAUTHLAB_REQUIRE_REDIS=1`` (CI),
+  where a missing binary fails the test instead.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+
+def require_redis_server() -> str:
+    """The path of redis-server, or skip (or fail when OAUTHLAB_REQUIRE_REDIS=1)."""
+    path = shutil.which("redis-server")
+    if path:
+        return path
+    msg = "redis-server is not installed (apt-get install redis-server)"
+    if os.environ.get("OAUTHLAB_REQUIRE_REDIS") == "1":
+        pytest.fail(msg + " and OAUTHLAB_REQUIRE_REDIS=1", pytrace=False)
+    pytest.skip(msg)
+
+
+def _ping(port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class RedisServer:
+    def __init__(self, directory: Path, *, port: int | None = None, persist: bool = False) -> None:
+        self.binary = require_redis_server()
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.persist = persist
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+               "--save", "", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning",
+               "--logfile", str(self.dir / "redis.log")]
+        if self.persist:
+            cmd += ["--appendonly", "yes", "--appendfsync", "always"]
+        else:
+            cmd += ["--appendonly", "no"]
+        return cmd
+
+    def start(self, timeout: float = 10.0) -> "RedisServer":
+        if self.running:
+            return self
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not _ping(self.port):
+            if self.proc.poll() is not None:
+                log = (self.dir / "redis.log").read_text(errors="replace")[-2000:] \
+                    if (self.dir / "redis.log").exists() else ""
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}: {log}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"redis-server on port {self.port} did not answer in {timeout}s")
+            time.sleep(0.02)
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _end(self, sig: int) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def stop(self) -> None:
+        """Graceful shutdown (SIGTERM)."""
+        self._end(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """A crash (SIGKILL): only what was already written to disk survives."""
+        self._end(signal.SIGKILL)
+
+    def restart(self) -> "RedisServer":
+        self.stop()
+        return self.start()
+
+    def __enter__(self) -> "RedisServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.kill()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """One throwaway redis-server for the whole session (nothing persisted); killed at the end."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def unique_prefix() -> str:
+    """A key prefix of its own for one test, so tests sharing a server never see each other's keys."""
+    return f"t{uuid.uuid4().hex[:12]}:"
