@@ -29,6 +29,12 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
                    "http://127.0.0.1:9000)")
     p.add_argument("--trusted-issuers", type=Path, help="oauth-proxy: JSON file of external issuers "
                    "trusted for token exchange")
+    p.add_argument("--frontend-url", action="append", default=[], metavar="URL",
+                   help="oauth-proxy: an SPA base URL; URL/callback becomes a redirect of the frontend client "
+                   "and URL a CORS origin (repeatable)")
+    p.add_argument("--resource-url", action="append", default=[], metavar="URL",
+                   help="oauth-proxy: a resource server base URL; URL/docs/oauth2-redirect.html becomes a "
+                   "redirect of backend4-docs; the first is the default audience (repeatable)")
 
 
 def settings_from_args(args: argparse.Namespace, name: str) -> Settings:
@@ -43,6 +49,8 @@ def settings_from_args(args: argparse.Namespace, name: str) -> Settings:
         keys_dir=args.keys_dir, public_url=args.public_url, issuer=args.issuer, audience=args.audience,
         store_url=args.store_url, upstream_issuer=args.upstream_issuer, jwks_uri=args.jwks_uri,
         frontend_api=args.frontend_api, trusted_issuers=trusted,
+        frontend_urls=tuple(getattr(args, "frontend_url", None) or ()),
+        resource_urls=tuple(getattr(args, "resource_url", None) or ()),
         bcrypt_rounds=env_int("OAUTHLAB_BCRYPT_ROUNDS", 12),
     )
 

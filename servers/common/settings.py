@@ -38,6 +38,10 @@ class Settings:
     frontend_api: str | None = None
     # oauth-proxy: trusted external issuers for token exchange (list of dicts from a TOML/JSON file).
     trusted_issuers: tuple = ()
+    # oauth-proxy: extra SPA base URLs (<url>/callback is added to the frontend client) and resource
+    # base URLs (<url>/docs/oauth2-redirect.html added to backend4-docs; the first is the default audience).
+    frontend_urls: tuple[str, ...] = ()
+    resource_urls: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property

@@ -1,0 +1,143 @@
+"""The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; RFC 7636 §4.5-4.6; RFC 8693 in exchange.py).
+
+POST only, form-encoded, no repeated parameter (``read_form``); the client authenticates with exactly one
+method (clients.py); the grant type must be supported (``unsupported_grant_type``) and allowed for this
+client (``unauthorized_client``). Errors follow RFC 6749 §5.2; every response carries
+``Cache-Control: no-store`` (success and error alike).
+
+Grants and their ``gty`` claim: authorization_code -> ``authorization-code``, refresh_token ->
+``refresh-token``, client_credentials -> ``client-credentials``, token exchange -> ``token-exchange``.
+"""
+from __future__ import annotations
+
+import secrets
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from servers.common import pkce
+from servers.common.app import STORE
+from servers.common.errors import (InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient,
+                                   UnsupportedGrantType)
+from servers.common.forms import read_form
+from servers.common.password_grant import token_response
+from servers.common.scopes import parse_scope
+
+from .clients import CLIENT_CREDENTIALS, CODE, REFRESH, TOKEN_EXCHANGE, Client
+from .context import PROXY, InvalidTarget, Proxy
+
+routes = web.RouteTableDef()
+Grant = Callable[[web.Request, dict, Client, Proxy], Awaitable[dict]]
+
+
+async def active_username(request: web.Request, username: str) -> str:
+    """The user of a grant must still exist and be enabled (a disabled account gets no new tokens)."""
+    user = await request.app[STORE].get_user(username)
+    if user is None or user.disabled:
+        raise InvalidGrant("the grant's user is unknown or disabled")
+    return user.username
+
+
+def check_verifier(verifier: str | None, challenge: str) -> None:
+    """RFC 7636 §4.6 / RFC 9700 §2.1.1: the code_verifier must be present and match the challenge."""
+    if verifier is None:
+        raise InvalidGrant("code_verifier missing")
+    if not pkce.verify(verifier, challenge):
+        raise InvalidGrant("code_verifier does not match the code_challenge")
+
+
+def same(a: str, b: str) -> bool:
+    return secrets.compare_digest(a.encode(), b.encode())
+
+
+async def authorization_code(request: web.Request, params: dict, client: Client, proxy: Proxy) -> dict:
+    """RFC 6749 §4.1.3: the code is bound to its client, redirect_uri, PKCE challenge, user and scope."""
+    code, verifier, redirect_uri = params.get("code"), params.get("code_verifier"), params.get("redirect_uri")
+    if code is None:
+        raise InvalidRequest("missing code")
+    if redirect_uri is None:
+        raise InvalidRequest("missing redirect_uri (it was sent in the authorization request)")
+    if verifier is not None and not pkce.is_valid_verifier(verifier):
+        raise InvalidRequest("code_verifier does not match RFC 7636 §4.1 syntax")
+    record = await proxy.tokens.take_code(code)  # atomic; a replay revokes what the first use issued
+    if not same(record["client_id"], client.client_id):
+        raise InvalidGrant("code issued to another client")
+    if not same(record["redirect_uri"], redirect_uri):
+        raise InvalidGrant("redirect_uri differs from the authorization request")
+    check_verifier(verifier, record["challenge"])
+    if "resource" in params and params["resource"] != record["aud"]:
+        raise InvalidTarget("resource differs from the authorization request")
+    sub = await active_username(request, record["sub"])
+    return await proxy.tokens.issue(sub=sub, aud=record["aud"], client_id=client.client_id,
+                                    scope=tuple(record["scope"]), gty="authorization-code",
+                                    family=record["family"], refresh=REFRESH in client.grant_types)
+
+
+async def refresh_token(request: web.Request, params: dict, client: Client, proxy: Proxy) -> dict:
+    """RFC 6749 §6 with rotation on every use and reuse detection (RFC 9700 §4.14.2)."""
+    rt = params.get("refresh_token")
+    if rt is None:
+        raise InvalidRequest("missing refresh_token")
+    requested = parse_scope(params.get("scope"))
+    record = await proxy.tokens.rotate(rt, client.client_id, requested)
+    sub = await active_username(request, record["sub"])
+    return await proxy.tokens.issue(sub=sub, aud=record["aud"], client_id=client.client_id,
+                                    scope=requested or tuple(record["scope"]), gty="refresh-token",
+                                    family=record["family"], refresh=True, family_expires=record["expires"],
+                                    refresh_scope=tuple(record["scope"]))
+
+
+def pick_audience(params: dict, client: Client) -> str:
+    """RFC 8707 ``resource`` (one of the client's audiences) or the client's default audience."""
+    resource = params.get("resource")
+    if resource is None:
+        if not client.default_audience:
+            raise InvalidTarget("client has no default audience")
+        return client.default_audience
+    if resource not in client.audiences:
+        raise InvalidTarget(f"resource {resource[:80]!r} not allowed for this client")
+    return resource
+
+
+def pick_scope(params: dict, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """Requested scope within ``allowed`` (else invalid_scope); none requested: all of ``allowed``."""
+    requested = parse_scope(params.get("scope"))
+    beyond = [s for s in requested if s not in allowed]
+    if beyond:
+        raise InvalidScope(f"scope(s) {beyond} not allowed")
+    return requested or allowed
+
+
+async def client_credentials(request: web.Request, params: dict, client: Client, proxy: Proxy) -> dict:
+    """RFC 6749 §4.4: confidential clients only; sub = client_id (RFC 9068 §2.2); no refresh token."""
+    if not client.confidential:
+        raise UnauthorizedClient("client_credentials needs a confidential client")
+    scope = pick_scope(params, client.scopes)
+    aud = pick_audience(params, client)
+    return await proxy.tokens.issue(sub=client.client_id, aud=aud, client_id=client.client_id, scope=scope,
+                                    gty="client-credentials")
+
+
+async def token_exchange(request: web.Request, params: dict, client: Client, proxy: Proxy) -> dict:
+    from .exchange import exchange
+    return await exchange(request, params, client, proxy)
+
+
+GRANTS: dict[str, Grant] = {CODE: authorization_code, REFRESH: refresh_token,
+                            CLIENT_CREDENTIALS: client_credentials, TOKEN_EXCHANGE: token_exchange}
+
+
+@routes.post("/token")
+async def token_endpoint(request: web.Request) -> web.Response:
+    proxy = request.app[PROXY]
+    params = await read_form(request)
+    grant_type = params.get("grant_type")
+    if grant_type is None:
+        raise InvalidRequest("missing grant_type")
+    grant = GRANTS.get(grant_type)
+    if grant is None:
+        raise UnsupportedGrantType(f"grant_type {grant_type[:60]!r}")
+    client = await proxy.clients.authenticate(request, params)
+    if grant_type not in client.grant_types:
+        raise UnauthorizedClient(f"{client.client_id} may not use {grant_type}")
+    return token_response(await grant(request, params, client, proxy))
