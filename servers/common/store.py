@@ -101,12 +101,48 @@ class SQLiteStore:
             os.chmod(self.path, 0o600)
         except OSError:
             pass
+        # Users are read on every authenticated request; a SQLite statement costs ~15 us (WAL index), so
+        # user rows are cached until the database files change (any writer, any process: their size or
+        # mtime moves) and for at most USER_CACHE_TTL seconds as a bound on the rare unseen change.
+        self._wal = Path(str(self.path) + "-wal")
+        self._users: dict[str, tuple[User | None, float]] = {}
+        self._stamp: tuple = ()
+
+    USER_CACHE_TTL = 1.0
+
+    def _files_stamp(self) -> tuple:
+        """Every commit appends to the WAL (any process), so its size/mtime is the change stamp; the main
+        file stands in when there is no WAL."""
+        for f in (self._wal, self.path):
+            try:
+                st = os.stat(f)
+                return (f is self._wal, st.st_mtime_ns, st.st_size)
+            except OSError:
+                continue
+        return ()
+
+    def _user_cache_valid(self) -> bool:
+        stamp = self._files_stamp()
+        if stamp != self._stamp:
+            self._users.clear()
+            self._stamp = stamp
+            return False
+        return True
 
     # -- users ---------------------------------------------------------------------------------------
     async def get_user(self, username: str) -> User | None:
+        now = time.monotonic()
+        if self._user_cache_valid():
+            hit = self._users.get(username)
+            if hit is not None and hit[1] > now:
+                return hit[0]
         row = self.db.execute("SELECT username, full_name, email, scopes, disabled, password_hash "
                               "FROM users WHERE username = ?", (username,)).fetchone()
-        return _row_to_user(row) if row else None
+        user = _row_to_user(row) if row else None
+        if len(self._users) > 10_000:
+            self._users.clear()
+        self._users[username] = (user, now + self.USER_CACHE_TTL)
+        return user
 
     async def add_user(self, user: User) -> None:
         try:

@@ -1,0 +1,169 @@
+"""Shared benchmark tools: start a server in a second process, load it from another, report ratios.
+
+Load comes from wrk (Debian package) when it is installed, else from a Python aiohttp load generator in a
+separate process. Absolute numbers on a shared 2-core machine are noise: compare ratios within one run.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not come up")
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def server(name: str, *args: str, workdir: Path | None = None, env: dict | None = None):
+    """``run.py serve NAME`` on a free port with throwaway data and keys; yields (base_url, workdir)."""
+    tmp = Path(workdir or tempfile.mkdtemp(prefix=f"oauthlab-bench-{name}-"))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", name, "--port", str(port),
+                             "--data-dir", str(tmp / "data"), "--keys-dir", str(tmp / "keys"),
+                             "--log-level", "warning", *args],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, **(env or {})})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(base + "/health")
+        yield base, tmp, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def password_token(base: str, scope: str | None = None) -> str:
+    body = "grant_type=password&username=johndoe&password=secret" + (f"&scope={scope}" if scope else "")
+    req = urllib.request.Request(base + "/token", data=body.encode(), method="POST")
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)["access_token"]
+
+
+@dataclass
+class LoadResult:
+    url: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    statuses: dict
+
+    def line(self, label: str) -> str:
+        return (f"{label:<34} {self.rps:>9.0f} req/s   p50 {self.p50_ms:6.2f} ms   p99 {self.p99_ms:6.2f} ms"
+                f"   errors {self.errors}")
+
+
+def _ms(value: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", value)
+    if not m:
+        return float("nan")
+    n, unit = float(m.group(1)), m.group(2)
+    return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
+
+
+WRK_LUA = """
+done = function(summary, latency, requests)
+  local codes = 0
+  io.write(string.format("JSON {\\"requests\\": %d, \\"non2xx\\": %d, \\"errors\\": %d}\\n",
+    summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def run_wrk(url: str, headers: dict, seconds: int, connections: int, threads: int = 1) -> LoadResult:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(WRK_LUA)
+        script = fh.name
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 30).stdout
+    os.unlink(script)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))
+    stats = json.loads(re.search(r"JSON (\{.*\})", out).group(1))
+    return LoadResult(url, rps, p50, p99, stats["requests"], stats["errors"] + stats["non2xx"],
+                      {"non2xx": stats["non2xx"]})
+
+
+async def _py_load(url: str, headers: dict, seconds: float, connections: int, method: str = "GET",
+                   data: str | None = None) -> dict:
+    import aiohttp
+    lat: list[float] = []
+    statuses: dict[int, int] = {}
+    errors = 0
+    deadline = time.monotonic() + seconds
+    conn = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=conn) as session:
+        async def worker():
+            nonlocal errors
+            while time.monotonic() < deadline:
+                t = time.perf_counter()
+                try:
+                    async with session.request(method, url, headers=headers, data=data) as r:
+                        await r.read()
+                        statuses[r.status] = statuses.get(r.status, 0) + 1
+                except Exception:
+                    errors += 1
+                lat.append(time.perf_counter() - t)
+        start = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.monotonic() - start
+    lat.sort()
+    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
+    return {"rps": len(lat) / elapsed, "p50": pick(0.5), "p99": pick(0.99), "requests": len(lat),
+            "errors": errors, "statuses": statuses}
+
+
+def run_python_load(url: str, headers: dict, seconds: float, connections: int, method: str = "GET",
+                    data: str | None = None) -> LoadResult:
+    """The fallback load generator, in a separate process so it does not share the server's CPU slice."""
+    code = ("import asyncio, json, sys; sys.path.insert(0, %r); from bench.loadgen import _py_load; "
+            "print(json.dumps(asyncio.run(_py_load(*json.loads(sys.argv[1])))))" % str(ROOT))
+    args = json.dumps([url, headers, seconds, connections, method, data])
+    out = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True,
+                         timeout=seconds + 60)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    non2xx = sum(v for k, v in r["statuses"].items() if not str(k).startswith("2"))
+    return LoadResult(url, r["rps"], r["p50"], r["p99"], r["requests"], r["errors"] + non2xx, r["statuses"])
+
+
+def load(url: str, headers: dict | None = None, seconds: int = 5, connections: int = 32,
+         force_python: bool = False) -> LoadResult:
+    if shutil.which("wrk") and not force_python:
+        return run_wrk(url, headers or {}, seconds, connections)
+    return run_python_load(url, headers or {}, seconds, connections)
