@@ -20,12 +20,31 @@ def new_session(timeout: float = 10.0) -> aiohttp.ClientSession:
                                  cookie_jar=aiohttp.DummyCookieJar())
 
 
+def first_values(headers: Any) -> dict[str, str]:
+    """The first value of each response header (original spelling of the name)."""
+    out: dict[str, str] = {}
+    for k, v in headers.items():
+        out.setdefault(k, v)
+    return out
+
+
+def all_values(headers: Any) -> dict[str, tuple[str, ...]]:
+    """Every value of each response header, name lower-cased: a repeated WWW-Authenticate is evidence."""
+    out: dict[str, list[str]] = {}
+    for k, v in headers.items():
+        out.setdefault(k.lower(), []).append(v)
+    return {k: tuple(v) for k, v in out.items()}
+
+
 async def send(session: aiohttp.ClientSession, method: str, url: str, *, label: str = "",
                headers: dict[str, str] | None = None, data: Any = None, params: Any = None,
                allow_redirects: bool = False) -> Observation:
     """Send one request; transport failures become an Observation with ``status=None`` and ``error``."""
     headers = dict(headers or {})
-    body_text = data if isinstance(data, str) else (None if data is None else str(data))
+    if isinstance(data, bytes):
+        body_text = data.decode("utf-8", "replace")
+    else:
+        body_text = data if isinstance(data, str) else (None if data is None else str(data))
     start = time.monotonic()
     try:
         async with session.request(method, url, headers=headers, data=data, params=params,
@@ -38,11 +57,12 @@ async def send(session: aiohttp.ClientSession, method: str, url: str, *, label: 
                     parsed = jsonlib.loads(text)
                 except ValueError:
                     parsed = None
-            return Observation(label=label, method=method, url=str(resp.url) if params else url,
+            return Observation(label=label, method=method, url=str(resp.url) if params else str(url),
                                request_headers=headers, request_body=body_text, status=resp.status,
-                               headers={k: v for k, v in resp.headers.items()}, body=text,
-                               elapsed=time.monotonic() - start, json=parsed)
+                               headers=first_values(resp.headers), body=text,
+                               elapsed=time.monotonic() - start, json=parsed,
+                               header_lists=all_values(resp.headers))
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
-        return Observation(label=label, method=method, url=url, request_headers=headers,
+        return Observation(label=label, method=method, url=str(url), request_headers=headers,
                            request_body=body_text, status=None, headers={}, body="",
                            elapsed=time.monotonic() - start, error=f"{exc.__class__.__name__}: {exc}")

@@ -40,6 +40,30 @@ class Observation:
     elapsed: float = 0.0
     error: str | None = None        # transport error, if any
     json: Any = None                # parsed JSON body, if it was JSON
+    # Every value of every response header, in order (name lower-cased): repeated headers such as
+    # WWW-Authenticate or Set-Cookie keep all their values here.
+    header_lists: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+
+    def header_values(self, name: str) -> tuple[str, ...]:
+        """All values of a response header (case-insensitive name)."""
+        if self.header_lists:
+            return self.header_lists.get(name.lower(), ())
+        return tuple(v for k, v in self.headers.items() if k.lower() == name.lower())
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request of a resource-server scenario. ``token`` goes in ``Authorization: Bearer <token>``
+    unless ``headers`` carries its own Authorization; ``path`` defaults to the profile's endpoint.
+    ``expect`` overrides the scenario's expectation for this probe (e.g. the 200 arm of a leeway test)."""
+    label: str
+    token: str | None = None
+    headers: dict[str, str] | None = None
+    method: str = "GET"
+    path: str | None = None
+    query: str | None = None        # raw query string, appended as ?query
+    body: str | bytes | None = None
+    expect: "Check | None" = None
 
 
 # An expectation checks one observation and returns the problems found ([] = as expected).
@@ -58,4 +82,14 @@ class Scenario:
     needs: frozenset[str] = frozenset()
     family: str = ""                # "sig", "key", "time", ... (the catalog section)
     control: bool = False           # a positive control: a valid interaction must succeed
-    tags: tuple[str, ...] = field(default=())
+    tags: tuple[str, ...] = field(default=())   # "disruptive": runs last and alone for its target
+    # Resource-server scenarios: a check run after all probes were sent (e.g. "the out-of-band listener
+    # received no request"); returns problems like a Check. ``after(kit) -> list[str]``.
+    after: Callable[..., list[str]] | None = None
+    # Why this scenario exists, for the reports (one sentence on the attack; optional).
+    rationale: str = ""
+
+
+class NotApplicable(Exception):
+    """Raised by ``mutate`` when the target turns out not to support what the scenario needs (the runner
+    reports ``not-applicable`` with this message as the reason)."""

@@ -1,0 +1,298 @@
+"""Catalog §1: signature and algorithm (resource server). RFC 7515, RFC 7518, RFC 8725 §2.1/§3.1/§3.2,
+RFC 9068 §4; jwt_tool's playbook; the key-confusion CVEs (every encoding of the public key as HMAC secret)."""
+from __future__ import annotations
+
+import json
+
+from harness import checks, forge
+from harness.mutations import base_claims, base_header, base_token, rs, signed_or_tampered
+from harness.rskit import RSKit, random_marker
+from harness.scenario import NotApplicable, Probe
+
+# RFC 7515 Appendix A.1, used as a known answer: the forge must reproduce it byte for byte.
+A1_HEADER = '{"typ":"JWT",\r\n "alg":"HS256"}'
+A1_PAYLOAD = '{"iss":"joe",\r\n "exp":1300819380,\r\n "http://example.com/is_root":true}'
+A1_KEY = "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"
+A1_TOKEN = ("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9l"
+            "eGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+
+# Secrets tried by sig-hs-weak-key: tutorial and framework defaults, jwt_tool's jwt-common.txt favourites.
+WEAK_SECRETS = ("secret", "Secret", "SECRET", "secret123", "secretkey", "secret_key", "secret-key", "mysecret",
+                "my_secret", "supersecret", "topsecret", "password", "Password", "password123", "passw0rd",
+                "changeme", "changeit", "default", "key", "jwt", "jwt_secret", "jwtsecret", "jwt-secret", "token",
+                "test", "testing", "dev", "development", "admin", "root", "12345", "123456", "1234567890",
+                "qwerty", "letmein", "abc123", "your-256-bit-secret", "your-secret-key", "your_jwt_secret",
+                "shhhhh", "keyboard cat", "hello", "gfg_jwt_secret_key", "notasecret", "none", "null", "1", "0",
+                "a", "s3cr3t", "S3cr3t", "pass", "private", "public", "HS256", "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7")
+
+
+def _control(kit: RSKit) -> list[Probe]:
+    """T0 (and T0 on the scoped endpoint) must work; the forge's HMAC matches RFC 7515 A.1."""
+    if forge.jws(A1_HEADER, A1_PAYLOAD, forge.b64url_decode(A1_KEY), "HS256") != A1_TOKEN:
+        raise RuntimeError("the harness forge does not reproduce RFC 7515 A.1: its HS256 is broken")
+    probes = [Probe("T0 (valid baseline token)", kit.mint(), expect=checks.ok)]
+    if kit.profile.scoped_endpoint:
+        probes.append(Probe("T0 on the scoped endpoint", kit.mint(), path=kit.profile.scoped_endpoint,
+                            expect=checks.ok))
+    return probes
+
+
+def send_alg_none(kit: RSKit) -> list[Probe]:
+    h, c = base_header(kit), base_claims(kit)
+    return [Probe("alg=none, empty signature", forge.unsigned_token(h, c, "none"))]
+
+
+def vary_alg_none_case(kit: RSKit) -> list[Probe]:
+    h, c = base_header(kit), base_claims(kit)
+    return [Probe(f"alg={alg}", forge.unsigned_token(h, c, alg)) for alg in ("None", "NONE", "nOnE", "noNE")]
+
+
+def keep_signature_with_alg_none(kit: RSKit) -> list[Probe]:
+    sig = forge.split(base_token(kit))[2]
+    h, c = base_header(kit), base_claims(kit)
+    return [Probe("alg=none, original signature kept", forge.unsigned_token(h, c, "none", sig))]
+
+
+def drop_signature(kit: RSKit) -> list[Probe]:
+    return [Probe("empty signature (h.p.)", forge.with_signature(base_token(kit), ""))]
+
+
+def truncate_signature(kit: RSKit) -> list[Probe]:
+    token = base_token(kit)
+    return [Probe("signature minus its last 4 characters", forge.with_signature(token, forge.split(token)[2][:-4]))]
+
+
+def tamper_payload(kit: RSKit) -> list[Probe]:
+    token = base_token(kit)
+    claims = forge.claims_of(token)
+    probes = [Probe("sub changed, signature kept", forge.with_payload(token, {**claims, "sub": "admin"})),
+              Probe("scope extended, signature kept",
+                    forge.with_payload(token, {**claims, "scope": (str(claims.get("scope", "")) + " admin").strip()}))]
+    for name in claims:
+        marker = random_marker(name)
+        probes.append(Probe(f"{name} = jwt_inject marker, signature kept",
+                            forge.with_payload(token, {**claims, name: marker}),
+                            expect=checks.all_of(checks.invalid_token, checks.body_lacks(marker, what="the marker"))))
+    return probes
+
+
+def sign_with_empty_key(kit: RSKit) -> list[Probe]:
+    return [Probe("HS256 with the empty key", forge.hmac_token(base_header(kit), base_claims(kit), b"", "HS256"))]
+
+
+def sign_with_weak_secrets(kit: RSKit) -> list[Probe]:
+    h, c = base_header(kit), base_claims(kit)
+    return [Probe(f"HS256 with secret {s!r}", forge.hmac_token(h, c, s, "HS256")) for s in WEAK_SECRETS]
+
+
+def check_own_secret_strength(kit: RSKit) -> list[str]:
+    """Offline half of sig-hs-weak-key: the target's HMAC key is not a known weak one and is >= 256 bits."""
+    key = kit.profile.signing_key
+    if not kit.profile.hmac or not isinstance(key, (bytes, bytearray)):
+        return []
+    problems = []
+    if bytes(key).decode("utf-8", "replace") in WEAK_SECRETS:
+        problems.append("the target's HS256 secret is in the common-secrets list (crackable offline)")
+    if len(key) < 32:
+        problems.append(f"the target's HMAC key is {len(key)} bytes; RFC 7518 §3.2 requires >= 32 (256 bits)")
+    return problems
+
+
+def _confusion(groups: tuple[str, ...], algs: tuple[str, ...]):
+    def sign_with_public_key_as_hmac(kit: RSKit) -> list[Probe]:
+        c = base_claims(kit)
+        probes = []
+        for pk in kit.public_keys:
+            for group, variants in forge.public_key_variants(pk.key, pk.jwk_text).items():
+                if group not in groups:
+                    continue
+                for label, secret in variants.items():
+                    for alg in algs:
+                        h = base_header(kit, alg=alg)
+                        if pk.kid:
+                            h["kid"] = pk.kid
+                        probes.append(Probe(f"{alg} keyed with the public key as {label} (kid {pk.kid})",
+                                            forge.hmac_token(h, c, secret)))
+        if not probes:
+            raise NotApplicable("no public key of the target is known")
+        return probes
+    return sign_with_public_key_as_hmac
+
+
+def sign_with_psychic_der(kit: RSKit) -> list[Probe]:
+    h, c = base_header(kit, alg="ES256"), base_claims(kit)
+    return [Probe("ES256 with DER r=s=0 (MAYCAQACAQA)", forge.unsigned_token(h, c, "ES256", forge.PSYCHIC_DER))]
+
+
+def sign_with_psychic_raw(kit: RSKit) -> list[Probe]:
+    c = base_claims(kit)
+    probes = []
+    for alg in ("ES256", "ES384"):
+        for label, sig in forge.psychic_signatures(alg).items():
+            if label != "der-zero":
+                probes.append(Probe(f"{alg} with {label} signature",
+                                    forge.unsigned_token(base_header(kit), c, alg, sig)))
+    return probes
+
+
+def _other_algs(kit: RSKit) -> tuple[str, ...]:
+    alg = kit.profile.algorithm
+    family = {"HS": ("HS256", "HS384", "HS512"), "RS": ("RS256", "RS384", "RS512", "PS256"),
+              "PS": ("PS256", "PS384", "RS256", "RS512"), "ES": ("ES256",)}[alg[:2]]
+    return tuple(a for a in family if a != alg)
+
+
+def sign_with_disallowed_alg(kit: RSKit) -> list[Probe]:
+    probes = [Probe(f"valid {alg} signature by the trusted key", kit.mint(kit.claims(), kit.header(alg=alg), alg))
+              for alg in _other_algs(kit)]
+    if not probes:
+        raise NotApplicable(f"no other algorithm can be used with a {kit.profile.algorithm} key")
+    return probes
+
+
+def change_alg_case(kit: RSKit) -> list[Probe]:
+    alg = kit.profile.algorithm
+    spellings = {alg.lower(), alg[0] + alg[1:].lower(), alg[:2].lower() + alg[2:], alg.swapcase()} - {alg}
+    if alg.startswith("RS"):
+        spellings.add("hs256")
+    return [Probe(f"alg={s!r}, signed with {alg}", kit.mint(kit.claims(), kit.header(alg=s), alg))
+            for s in sorted(spellings)]
+
+
+def confuse_header_types(kit: RSKit) -> list[Probe]:
+    token = base_token(kit)
+    h, p, s = forge.split(token)
+    header = forge.decode_part(h)
+    probes = []
+    for name in header:
+        for value in (None, True, False, 0, "jwt_tool"):
+            probes.append(Probe(f"header {name}={json.dumps(value)}, signature kept",
+                                f"{forge.segment({**header, name: value})}.{p}.{s}",
+                                expect=checks.all_of(checks.invalid_token, checks.no_server_error)))
+    return probes
+
+
+def add_unknown_crit(kit: RSKit) -> list[Probe]:
+    h = kit.header(crit=["urn:x:unknown"], **{"urn:x:unknown": True})
+    return [Probe("crit names an unknown extension (validly signed)", kit.mint(kit.claims(), h))]
+
+
+def substitute_jwe(kit: RSKit) -> list[Probe]:
+    """A 5-segment JWE (RSA-OAEP-256 + A256GCM) with forged claims encrypted to a public key, no JWS."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    import os as _os
+    keys = [k for k in kit.public_keys if isinstance(k.key, rsa.RSAPublicKey)]
+    target_key = keys[0].key if keys else forge.harness_rsa_key(3).public_key()
+    claims = base_claims(kit, sub="admin", scope="admin " + str(base_claims(kit).get("scope", "")))
+    header = {"alg": "RSA-OAEP-256", "enc": "A256GCM", "typ": "at+jwt"}
+    if keys and keys[0].kid:
+        header["kid"] = keys[0].kid
+    cek, iv = AESGCM.generate_key(256), _os.urandom(12)
+    ek = target_key.encrypt(cek, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
+    protected = forge.segment(header)
+    ct = AESGCM(cek).encrypt(iv, forge.part_bytes(claims), protected.encode())
+    token = ".".join([protected, forge.b64url(ek), forge.b64url(iv), forge.b64url(ct[:-16]), forge.b64url(ct[-16:])])
+    return [Probe("JWE RSA-OAEP-256/A256GCM with forged claims, no signature", token)]
+
+
+def send_jwe_huge_p2c(kit: RSKit) -> list[Probe]:
+    header = {"alg": "PBES2-HS256+A128KW", "enc": "A128CBC-HS256", "p2c": 2147483647, "p2s": "c2FsdHNhbHQ"}
+    token = ".".join([forge.segment(header), forge.b64url(b"\x00" * 40), forge.b64url(b"\x00" * 16),
+                      forge.b64url(b"\x00" * 32), forge.b64url(b"\x00" * 16)])
+    return [Probe("JWE PBES2 with p2c=2147483647", token,
+                  expect=checks.all_of(checks.invalid_token, checks.faster_than(2.0)))]
+
+
+def send_jwe_zip_bomb(kit: RSKit) -> list[Probe]:
+    """A compressed JWE (zip=DEF) inflating to 4 MiB of zeros (bounded by request-header size limits)."""
+    import zlib
+    header = {"alg": "dir", "enc": "A256GCM", "zip": "DEF"}
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = comp.compress(b"\x00" * (4 << 20)) + comp.flush()
+    token = ".".join([forge.segment(header), "", forge.b64url(b"\x00" * 12), forge.b64url(deflated),
+                      forge.b64url(b"\x00" * 16)])
+    return [Probe(f"JWE zip=DEF inflating to 4 MiB ({len(token)} chars)", token,
+                  expect=checks.all_of(checks.invalid_token, checks.faster_than(2.0)))]
+
+
+def wrap_in_json_serialization(kit: RSKit) -> list[Probe]:
+    token = base_token(kit)
+    h, p, s = forge.split(token)
+    forged = forge.segment(base_claims(kit, sub="admin"))
+    flattened = json.dumps({"protected": h, "payload": forged, "signature": s}, separators=(",", ":"))
+    general = json.dumps({"payload": forged, "signatures": [{"protected": h, "signature": s}]}, separators=(",", ":"))
+    polyglot = json.dumps({f"{h}.{p}.{s}": "", "protected": h, "payload": forged, "signature": s}, separators=(",", ":"))
+    mixed = f"{h}.{forged}.{s}"
+    expect = checks.invalid_request_or_token
+    return [Probe("flattened JSON serialization, forged payload", flattened, expect=expect),
+            Probe("general JSON serialization, forged payload", general, expect=expect),
+            Probe("CVE-2022-39227 polyglot: compact token as a JSON key", polyglot, expect=expect),
+            Probe("compact with a forged payload under the original signature", mixed)]
+
+
+CONFUSION_REFS = ("RFC8725-2.1", "RFC8725-3.1", "CVE-2015-9235", "CVE-2016-10555")
+SCENARIOS = [
+    rs("sig-valid-rs256-control", "A valid RS256 token T0 is accepted, before and after the attacks.",
+       ("RFC9068-4",), "high", _control, checks.ok, needs=("mint", "asymmetric"), family="sig", control=True),
+    rs("sig-valid-hs256-control", "A valid HS256 token T0 is accepted, before and after the attacks "
+       "(and the forge reproduces RFC 7515 A.1).", ("RFC9068-4", "RFC7515-A.1"), "high", _control, checks.ok,
+       needs=("mint", "hmac"), family="sig", control=True),
+    rs("sig-alg-none", "A token with alg none and an empty signature is rejected.",
+       ("RFC9068-4", "RFC8725-2.1", "RFC8725-3.2", "CVE-2022-23540"), "critical", send_alg_none),
+    rs("sig-alg-none-case", "alg None/NONE/nOnE/noNE is rejected (no case-insensitive block-list).",
+       ("RFC8725-3.1", "draft-8725bis"), "critical", vary_alg_none_case),
+    rs("sig-alg-none-keep-sig", "alg none with the original signature still attached is rejected.",
+       ("RFC9068-4", "RFC8725-3.2"), "critical", keep_signature_with_alg_none),
+    rs("sig-null-signature", "The original header and payload with an empty signature are rejected.",
+       ("CVE-2020-28042", "RFC7515-5.2"), "critical", drop_signature),
+    rs("sig-truncated-signature", "A signature missing its last 4 characters is rejected.",
+       ("RFC7515-5.2",), "critical", truncate_signature),
+    rs("sig-payload-tamper", "A changed payload under the original signature is rejected, and injected claim "
+       "values are never reflected.", ("RFC8725-3.3", "RFC7515-5.2"), "critical", tamper_payload),
+    rs("sig-hs-empty-key", "An HMAC computed with the empty key is rejected.",
+       ("CVE-2019-20933", "CVE-2020-28637"), "critical", sign_with_empty_key),
+    rs("sig-hs-weak-key", "Tokens HMAC-signed with common secrets are rejected; the target's own secret is not "
+       "one of them and is at least 256 bits.", ("RFC8725-2.2", "RFC8725-3.5", "RFC7518-3.2", "CVE-2020-1764"),
+       "critical", sign_with_weak_secrets, after=check_own_secret_strength),
+    rs("sig-confusion-spki-pem", "HS256 keyed with the target's public key as published SPKI PEM is rejected.",
+       CONFUSION_REFS, "critical", _confusion(("spki-pem",), ("HS256",)), needs=("jwt", "jwks")),
+    rs("sig-confusion-pem-variants", "HS256 keyed with PEM variants of the public key (no trailing newline, CRLF, "
+       "one line, prefixed bytes) is rejected.", CONFUSION_REFS + ("CVE-2023-48223", "CVE-2026-34950",
+                                                                    "GHSA-ww5h-9m49-7xx4"),
+       "critical", _confusion(("pem-variants",), ("HS256",)), needs=("jwt", "jwks")),
+    rs("sig-confusion-pkcs1-pem", "HS256 keyed with the PKCS#1 PEM of the public key is rejected.",
+       CONFUSION_REFS + ("CVE-2017-11424",), "critical", _confusion(("pkcs1-pem",), ("HS256",)),
+       needs=("jwt", "jwks")),
+    rs("sig-confusion-der-cert-jwk", "HS256 keyed with the DER, an X.509 certificate or the JWK text of the public "
+       "key is rejected.", CONFUSION_REFS + ("CVE-2024-33663", "CVE-2024-37568"), "critical",
+       _confusion(("der-cert-jwk",), ("HS256",)), needs=("jwt", "jwks")),
+    rs("sig-confusion-openssh", "HS256 keyed with the OpenSSH public key line is rejected.",
+       CONFUSION_REFS + ("CVE-2022-29217", "CVE-2024-33663"), "critical", _confusion(("openssh",), ("HS256",)),
+       needs=("jwt", "jwks")),
+    rs("sig-confusion-hs384-512", "Every key-confusion variant with alg HS384 and HS512 is rejected.",
+       CONFUSION_REFS, "critical",
+       _confusion(("spki-pem", "pem-variants", "pkcs1-pem", "der-cert-jwk", "openssh"), ("HS384", "HS512")),
+       needs=("jwt", "jwks")),
+    rs("sig-psychic-der", "ES256 with the DER signature r = s = 0 is rejected.",
+       ("CVE-2022-21449",), "critical", sign_with_psychic_der),
+    rs("sig-psychic-raw", "ES256/ES384 with all-zero raw signatures and r = s = n are rejected.",
+       ("CVE-2022-21449",), "critical", sign_with_psychic_raw),
+    rs("sig-alg-not-allowed", "A correct signature by the trusted key with an algorithm outside the allow-list "
+       "is rejected.", ("RFC8725-3.1", "RFC7515-5.2"), "high", sign_with_disallowed_alg, needs=("mint",)),
+    rs("sig-alg-case", "A valid signature whose alg is spelled in another case is rejected.",
+       ("draft-8725bis", "RFC7515-4.1.1"), "high", change_alg_case, needs=("mint",)),
+    rs("sig-alg-type-confusion", "Header members set to null/true/false/0/\"jwt_tool\" are rejected without a "
+       "5xx.", ("RFC7515-4.1",), "medium", confuse_header_types),
+    rs("sig-crit-unknown", "A validly signed token whose crit names an unknown extension is rejected.",
+       ("RFC7515-4.1.11", "CVE-2025-59420", "CVE-2026-32597"), "medium", add_unknown_crit, needs=("mint",)),
+    rs("sig-jwe-substitution", "A JWE with forged claims (no inner signature) is rejected.",
+       ("RFC8725-3.3", "CVE-2023-51774"), "critical", substitute_jwe),
+    rs("sig-jwe-p2c", "A PBES2 JWE with p2c = 2^31-1 is rejected in bounded time.",
+       ("draft-8725bis", "CVE-2022-36083"), "medium", send_jwe_huge_p2c, needs=("resource",)),
+    rs("sig-jwe-zip-bomb", "A compressed JWE (zip=DEF) is rejected without inflating it.",
+       ("RFC8725-3.6", "CVE-2024-33664"), "medium", send_jwe_zip_bomb, needs=("resource",)),
+    rs("sig-json-serialization-polyglot", "JSON-serialised JWS and compact/JSON polyglots are rejected.",
+       ("draft-8725bis", "CVE-2022-39227"), "high", wrap_in_json_serialization),
+]

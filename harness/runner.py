@@ -1,0 +1,379 @@
+"""The engine: run a catalog of scenarios against targets and collect results.
+
+- Never stops at the first failure; every scenario gets a verdict: pass / fail / error / not-applicable.
+- Per target, in this order: reach it and get valid tokens (before anything can trip a throttle), the
+  positive controls, the attacks (``--jobs`` at a time, over all targets), the controls again, and last,
+  one at a time, the scenarios tagged ``disruptive`` (brute force and the like).
+- Controls run before AND after the attacks: if a valid token does not work before the attacks, the
+  target is broken (or its profile wrong) and its resource-server attacks are reported as ``error``
+  instead of "secure because it rejects everything".
+- Findings carry the severity and secret-free evidence (harness/evidence.py).
+
+``harness`` never imports ``servers`` or ``conformance``: the caller hands over targets and catalog.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import aiohttp
+
+from .evidence import evidence
+from .listener import Listener
+from .rskit import RSKit, TargetUnavailable
+from .scenario import NotApplicable, Observation, Scenario
+from .targets import Target
+
+SEVERITIES = ("critical", "high", "medium", "low")
+MAX_EVIDENCE = 4
+NEED_REASONS = {
+    "resource": "the profile has no [resource] section",
+    "mint": "the harness cannot sign tokens this target trusts (no private_key_file/secret in the profile)",
+    "jwt": "the target's tokens are not JWTs",
+    "valid_token": "no valid token could be obtained",
+    "asymmetric": "the target verifies a symmetric (HS*) algorithm; this attack needs an RS/ES public key",
+    "hmac": "the target verifies an asymmetric algorithm; this control is for HS* targets",
+    "jwks": "the target's public keys are unknown (set jwks_url or private_key_file)",
+    "scoped_endpoint": "the profile names no scoped_endpoint/scoped_scope",
+    "narrow_token": "no token without the scoped scope could be made or obtained",
+    "typ": "the profile does not say which typ the target requires",
+    "scope_claim": "valid tokens carry no scope (the profile's scope is empty)",
+    "listener": "no out-of-band listener",
+    "password_grant": "the profile names no token_endpoint with username/password",
+    "authorization_server": "the profile has no [authorization_server] section",
+    "token_endpoint": "the profile names no token endpoint",
+    "askit": "the authorization-server half of the harness (harness/askit.py) is not installed",
+}
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    target: str
+    verdict: str
+    problems: list[str] = field(default_factory=list)
+    evidence: list[dict] = field(default_factory=list)
+    reason: str = ""
+    probes: int = 0
+    duration: float = 0.0
+
+    @property
+    def id(self) -> str:
+        return self.scenario.id
+
+
+@dataclass
+class TargetInfo:
+    name: str
+    kind: str
+    base_url: str
+    status: str = "ok"           # ok | unreachable
+    message: str = ""
+    capabilities: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunReport:
+    results: list[Result]
+    targets: list[TargetInfo]
+    started: float
+    duration: float
+    jobs: int
+    secrets: list[str] = field(default_factory=list, repr=False)  # to redact from every report
+
+    @property
+    def unreachable(self) -> list[TargetInfo]:
+        return [t for t in self.targets if t.status != "ok"]
+
+    def counts(self) -> dict[str, int]:
+        out = {"pass": 0, "fail": 0, "error": 0, "not-applicable": 0}
+        for r in self.results:
+            out[r.verdict] += 1
+        return out
+
+    def exit_code(self) -> int:
+        """0: every applicable scenario passed; 1: findings (fail or error); 2: a target was unreachable."""
+        if self.unreachable:
+            return 2
+        return 0 if all(r.verdict in ("pass", "not-applicable") for r in self.results) else 1
+
+
+def select(catalog: Sequence[Scenario], only: Iterable[str] = (), skip: Iterable[str] = (),
+           severity: str | None = None) -> list[Scenario]:
+    """Filter the catalog by id or family (``--only``/``--skip``) and minimum severity. Controls stay when
+    their family is selected, and always when only a severity is given."""
+    only, skip = list(only), list(skip)
+
+    def match(s: Scenario, names: list[str]) -> bool:
+        return any(n == s.id or n == s.family or (n.endswith("*") and s.id.startswith(n[:-1])) for n in names)
+
+    out = []
+    for s in catalog:
+        if only and not match(s, only):
+            continue
+        if skip and match(s, skip):
+            continue
+        if severity and not s.control and SEVERITIES.index(s.severity) > SEVERITIES.index(severity):
+            continue
+        out.append(s)
+    return out
+
+
+def unknown_selectors(catalog: Sequence[Scenario], names: Iterable[str]) -> list[str]:
+    ids = {s.id for s in catalog} | {s.family for s in catalog}
+    return [n for n in names if n not in ids and not (n.endswith("*") and any(i.startswith(n[:-1]) for i in ids))]
+
+
+class Progress:
+    """One self-rewriting line on stderr when it is a terminal (nothing otherwise). NO_COLOR respected."""
+
+    def __init__(self, total: int, stream: Any = None, enabled: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.color = self.enabled and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+        self.total, self.done = total, 0
+        self.counts = {"pass": 0, "fail": 0, "error": 0, "not-applicable": 0}
+
+    def add_total(self, n: int) -> None:
+        self.total += n
+
+    def update(self, result: Result) -> None:
+        self.done += 1
+        self.counts[result.verdict] += 1
+        if not self.enabled:
+            return
+        fail = f"{self.counts['fail']} fail"
+        if self.color and self.counts["fail"]:
+            fail = f"\x1b[31m{fail}\x1b[0m"
+        line = (f"\r[{self.done}/{self.total}] {self.counts['pass']} pass, {fail}, {self.counts['error']} error, "
+                f"{self.counts['not-applicable']} n/a  {result.target}: {result.id}")
+        self.stream.write(line[:160].ljust(100))
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 120 + "\r")
+            self.stream.flush()
+
+
+def _load_askit() -> Any:
+    try:
+        return importlib.import_module("harness.askit")
+    except ImportError as exc:
+        if exc.name in ("harness.askit",):
+            return None
+        raise
+
+
+class TargetRun:
+    """Everything about one target during a run."""
+
+    def __init__(self, target: Target, scenarios: list[Scenario], session: aiohttp.ClientSession,
+                 listener: Listener, sem: asyncio.Semaphore, progress: Progress) -> None:
+        self.target, self.scenarios, self.session = target, scenarios, session
+        self.listener, self.sem, self.progress = listener, sem, progress
+        self.info = TargetInfo(target.name, target.kind, target.base_url)
+        self.rs: RSKit | None = None
+        self.askit_mod = _load_askit()
+        self.as_kit: Any = None
+        self.as_kit_error: str | None = None
+        self.caps: set[str] = set()
+        self.secrets = target.secrets()
+        self.results: dict[str, Result] = {}
+
+    # -- capabilities ------------------------------------------------------------------------------------
+    def missing(self, s: Scenario) -> list[str]:
+        needs = set(s.needs)
+        if s.applies_to == "resource-server":
+            needs.add("resource")
+        else:
+            needs.add("askit")
+            needs.add("authorization_server" if s.applies_to == "authorization-server" else "token_endpoint")
+        return sorted(n for n in needs if n not in self.caps)
+
+    async def prepare(self) -> None:
+        t = self.target
+        if t.resource is not None and any(s.applies_to == "resource-server" for s in self.scenarios):
+            self.rs = RSKit(t, self.session, self.listener)
+            await self.rs.prepare()  # TargetUnavailable propagates
+            self.caps |= self.rs.capabilities
+            self.info.notes += self.rs.notes
+        if t.authorization_server is not None:
+            self.caps.add("authorization_server")
+            self.caps.add("token_endpoint")
+        if t.resource is not None and t.resource.token_endpoint:
+            self.caps.add("token_endpoint")
+            self.caps.add("password_grant")
+        if self.askit_mod is not None:
+            self.caps.add("askit")
+            self.caps |= set(self.askit_mod.capabilities(t))
+            wanted = [s for s in self.scenarios if s.applies_to != "resource-server" and not self.missing(s)]
+            if wanted:
+                try:
+                    self.as_kit = await self.askit_mod.build_kit(t, self.session)
+                except TargetUnavailable:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - reported as the error of those scenarios
+                    if type(exc).__name__ in ("TargetUnavailable", "Unreachable"):
+                        raise TargetUnavailable(str(exc)) from None
+                    self.as_kit_error = f"{type(exc).__name__}: {exc}"
+        self.info.capabilities = sorted(self.caps)
+
+    # -- executing ----------------------------------------------------------------------------------------
+    async def execute(self, s: Scenario) -> tuple[str, list[str], list[dict], int, str]:
+        """Run one scenario: (verdict, problems, evidence, probes sent, reason)."""
+        observations: list[tuple[Observation, list[str]]] = []
+        after_problems: list[str] = []
+        try:
+            if s.applies_to == "resource-server":
+                assert self.rs is not None
+                probes = s.mutate(self.rs)
+                if inspect.isawaitable(probes):
+                    probes = await probes
+                for probe in probes:
+                    obs = await self.rs.send_probe(probe)
+                    check = probe.expect or s.expect
+                    observations.append((obs, check(obs)))
+                if s.after is not None:
+                    after_problems = list(s.after(self.rs))
+            else:
+                if self.as_kit_error:
+                    return "error", [], [], 0, f"the authorization-server kit failed: {self.as_kit_error}"
+                result = await s.mutate(self.as_kit)
+                for obs in result:
+                    observations.append((obs, s.expect(obs)))
+        except NotApplicable as exc:
+            return "not-applicable", [], [], len(observations), str(exc)
+        except Exception as exc:  # noqa: BLE001 - a harness error is a verdict, never a crash of the run
+            return "error", [], [], len(observations), f"{type(exc).__name__}: {exc}"
+        problems: list[str] = []
+        ev: list[dict] = []
+        transport_only = True
+        for obs, probs in observations:
+            if probs:
+                problems += [f"{obs.label}: {p}" if obs.label else p for p in probs]
+                transport_only &= all(p.startswith("no response") for p in probs)
+                if len(ev) < MAX_EVIDENCE:
+                    ev.append(evidence(obs, self.secrets, probs))
+        problems += after_problems
+        if after_problems:
+            transport_only = False
+        if not observations and not after_problems and s.applies_to == "resource-server":
+            return "not-applicable", [], [], 0, "no probe applies to this target"
+        if not problems:
+            return "pass", [], [], len(observations), ""
+        if transport_only:
+            return "error", problems, ev, len(observations), "no response from the target for some probes"
+        return "fail", problems, ev, len(observations), ""
+
+    async def run_one(self, s: Scenario, phase: str = "") -> Result:
+        async with self.sem:
+            start = time.monotonic()
+            verdict, problems, ev, n, reason = await self.execute(s)
+            return Result(s, self.target.name, verdict, problems, ev, reason, n, time.monotonic() - start)
+
+    def record(self, result: Result) -> None:
+        self.results[result.id] = result
+        self.progress.update(result)
+
+    async def run(self) -> list[Result]:
+        applicable: list[Scenario] = []
+        for s in self.scenarios:
+            missing = self.missing(s)
+            if missing:
+                self.record(Result(s, self.target.name, "not-applicable",
+                                   reason="; ".join(NEED_REASONS.get(m, f"needs {m}") for m in missing)))
+            else:
+                applicable.append(s)
+        controls = [s for s in applicable if s.control]
+        attacks = [s for s in applicable if not s.control and "disruptive" not in s.tags]
+        disruptive = [s for s in applicable if not s.control and "disruptive" in s.tags]
+        self.progress.add_total(len(controls))  # controls are reported once but run twice
+
+        before = await asyncio.gather(*(self.run_one(s, "before") for s in controls))
+        for r in before:
+            self.progress.update(r)
+        broken = [r for r in before if r.verdict != "pass" and r.scenario.applies_to == "resource-server"]
+        rs_attacks = [s for s in attacks if s.applies_to == "resource-server"]
+        if broken:
+            why = (f"the control {broken[0].id} failed before the attacks ({(broken[0].problems or [broken[0].reason])[0]}):"
+                   " the target rejects valid tokens or the profile is wrong, so rejections prove nothing")
+            for s in rs_attacks:
+                self.record(Result(s, self.target.name, "error", reason=why))
+            attacks = [s for s in attacks if s.applies_to != "resource-server"]
+
+        async def attack(s: Scenario) -> None:
+            self.record(await self.run_one(s))
+
+        await asyncio.gather(*(attack(s) for s in attacks))
+        after = await asyncio.gather(*(self.run_one(s, "after") for s in controls))
+        for b, a in zip(before, after):
+            merged = Result(b.scenario, b.target, "pass", probes=b.probes + a.probes, duration=b.duration + a.duration)
+            for phase, r in (("before the attacks", b), ("after the attacks", a)):
+                if r.verdict in ("fail", "error"):
+                    merged.verdict = "fail" if "fail" in (b.verdict, a.verdict) else "error"
+                    merged.problems += [f"{phase}: {p}" for p in r.problems]
+                    merged.evidence += r.evidence
+                    merged.reason = merged.reason or (f"{phase}: {r.reason}" if r.reason else "")
+                elif r.verdict == "not-applicable" and merged.verdict == "pass":
+                    merged.verdict, merged.reason = "not-applicable", r.reason
+            merged.evidence = merged.evidence[:MAX_EVIDENCE]
+            self.results[b.id] = merged
+            self.progress.update(a)
+        for s in disruptive:
+            self.record(await self.run_one(s))
+        order = {s.id: i for i, s in enumerate(self.scenarios)}
+        return sorted(self.results.values(), key=lambda r: order[r.id])
+
+
+async def run(targets: Sequence[Target], catalog: Sequence[Scenario], *, jobs: int = 8,
+              progress: Progress | None = None, timeout: float = 10.0,
+              on_target_error: Callable[[TargetInfo], None] | None = None) -> RunReport:
+    """Run ``catalog`` against every target. Unreachable targets are reported (status "unreachable"), not
+    raised; the others are still run."""
+    started = time.time()
+    t0 = time.monotonic()
+    progress = progress or Progress(0, enabled=False)
+    progress.add_total(len(catalog) * len(targets))
+    sem = asyncio.Semaphore(max(1, jobs))
+    listener = await Listener().start()
+    connector = aiohttp.TCPConnector(limit=max(16, jobs * 4))
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), connector=connector,
+                                    cookie_jar=aiohttp.DummyCookieJar())
+    runs = [TargetRun(t, list(catalog), session, listener, sem, progress) for t in targets]
+    results: list[Result] = []
+    try:
+        async def one(tr: TargetRun) -> list[Result]:
+            try:
+                await tr.prepare()
+            except TargetUnavailable as exc:
+                tr.info.status, tr.info.message = "unreachable", str(exc)
+                if on_target_error:
+                    on_target_error(tr.info)
+                return []
+            try:
+                return await tr.run()
+            finally:
+                if tr.rs is not None:
+                    await tr.rs.close()
+                close = getattr(tr.as_kit, "close", None)
+                if close is not None:
+                    res = close()
+                    if inspect.isawaitable(res):
+                        await res
+
+        for part in await asyncio.gather(*(one(tr) for tr in runs)):
+            results += part
+    finally:
+        await session.close()
+        await listener.stop()
+        progress.finish()
+    secrets = sorted({s for t in targets for s in t.secrets()})
+    return RunReport(results, [tr.info for tr in runs], started, time.monotonic() - t0, jobs, secrets)
