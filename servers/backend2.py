@@ -8,14 +8,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from .common import docs
-from .common.keys import load_hs_keys
+from .common.keys import HSKeySource
 from .common.password_grant import (HS256Authority, ScopeConfig, build_password_app, hs256_policy,
                                     items_handler, me_handler)
 from .common.settings import Settings
 
 
 def create_app(settings: Settings) -> web.Application:
-    keys = load_hs_keys(settings.keys_dir)
+    keys = HSKeySource(settings.keys_dir)
     return build_password_app(
         settings, title="oauthlab backend2 (step 2: HS256 JWT)",
         description="Log in as johndoe / secret with the Authorize button; tokens are HS256 JWTs.",

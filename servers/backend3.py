@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .common import docs
-from .common.keys import load_hs_keys
+from .common.keys import HSKeySource
 from .common.password_grant import (HS256Authority, ScopeConfig, build_password_app, hs256_policy,
                                     items_handler, me_handler, status_handler)
 from .common.settings import Settings
@@ -18,7 +18,7 @@ SCOPES = ScopeConfig({"me": "Read information about the current user", "items": 
 
 
 def create_app(settings: Settings) -> web.Application:
-    keys = load_hs_keys(settings.keys_dir)
+    keys = HSKeySource(settings.keys_dir)
     return build_password_app(
         settings, title="oauthlab backend3 (step 3: scopes)",
         description="Authorize as johndoe / secret and tick the scopes me and items.",

@@ -142,3 +142,35 @@ def load_hs_keys(keys_dir: Path, create: bool = True) -> HSKeys:
     if signing is None:
         raise ConfigError(f"{secrets_path(keys_dir)} has no current secret: run python run.py keys rotate")
     return HSKeys(signing[0], signing[1], verify)
+
+
+class HSKeySource:
+    """The HS256 keys of a running server, re-read when keys/secrets.json changes (``keys rotate`` and
+    ``keys prune`` take effect without a restart). A stat per login or per unknown kid is the only cost."""
+
+    def __init__(self, keys_dir: Path) -> None:
+        self.keys_dir = Path(keys_dir)
+        self._keys = load_hs_keys(self.keys_dir)
+        self._stamp = self._file_stamp()
+
+    def _file_stamp(self):
+        if os.environ.get(ENV_SECRET) is not None:
+            return None
+        try:
+            st = secrets_path(self.keys_dir).stat()
+            return (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            return None
+
+    def current(self, refresh: bool = False) -> HSKeys:
+        if refresh:
+            stamp = self._file_stamp()
+            if stamp is not None and stamp != self._stamp:
+                try:
+                    self._keys = load_hs_keys(self.keys_dir, create=False)
+                    self._stamp = stamp
+                    log.info("HS256 keys reloaded from %s (signing kid %s)", secrets_path(self.keys_dir),
+                             self._keys.signing_kid)
+                except ConfigError as exc:  # a half-written or broken file: keep serving with what we have
+                    log.error("HS256 keys not reloaded: %s", exc)
+        return self._keys

@@ -19,7 +19,7 @@ from .app import PASSWORDS, SETTINGS, STORE, THROTTLE
 from .bearer import AUTHENTICATOR, PRINCIPAL, Principal, principal_from_claims, requires
 from .errors import NO_STORE, InvalidGrant, InvalidRequest, InvalidToken, UnsupportedGrantType
 from .forms import read_form, require
-from .keys import HSKeys
+from .keys import HSKeySource
 from .scopes import grant_scopes, parse_scope
 from .store import Store
 from .tokens import TokenPolicy, TokenVerifier, issue_token, standard_claims
@@ -80,24 +80,27 @@ class OpaqueAuthority:
 class HS256Authority:
     """HS256 JWT access tokens (RFC 9068 shape, ``typ: at+jwt``) verified with one fixed policy."""
 
-    def __init__(self, store: Store, keys: HSKeys, policy: TokenPolicy, ttl: int) -> None:
+    def __init__(self, store: Store, keys: HSKeySource, policy: TokenPolicy, ttl: int) -> None:
         self.store, self.keys, self.policy, self.ttl = store, keys, policy, ttl
         self.verifier = TokenVerifier(policy, self._resolve)
 
     async def _resolve(self, header: dict) -> bytes:
+        """Our own secrets only, chosen by kid (a kid is never a path or a query); an unknown kid re-reads
+        keys/secrets.json in case it was rotated, then fails."""
         kid = header.get("kid")
+        keys = self.keys.current()
         if kid is None:
-            return self.keys.signing_key
-        key = self.keys.verify.get(kid)
+            return keys.signing_key
+        key = keys.verify.get(kid) or self.keys.current(refresh=True).verify.get(kid)
         if key is None:
             raise InvalidToken("unknown kid")
         return key
 
     async def issue(self, username: str, scopes: tuple[str, ...]) -> tuple[str, int]:
+        keys = self.keys.current(refresh=True)
         claims = standard_claims(issuer=self.policy.issuer, audience=self.policy.audience, subject=username,
                                  ttl=self.ttl, scope=" ".join(scopes) if scopes else None)
-        token = issue_token(claims, self.keys.signing_key, "HS256",
-                            {"typ": "at+jwt", "kid": self.keys.signing_kid})
+        token = issue_token(claims, keys.signing_key, "HS256", {"typ": "at+jwt", "kid": keys.signing_kid})
         return token, self.ttl
 
     async def authenticate(self, token: str) -> Principal:
