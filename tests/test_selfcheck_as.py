@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import pkce
+from conformance import pkce, redirect
 from harness.client import new_session
 
 from .asharness import errors, failing, judge, as_target
@@ -51,3 +51,49 @@ async def test_pkce_family_works_through_a_consent_page(aiohttp_server):
     assert errors(verdicts) == {}
     assert failing(verdicts) == set()
     assert verdicts["pkce-rfc7636-vector"].verdict == "pass"
+
+
+# -- code flow and redirect URI ------------------------------------------------------------------------------
+REDIRECT_CASES = [
+    (Flaws(), set()),
+    (Flaws(redirect_prefix=True), {"redir-query-added", "redir-lookalike", "redir-fragment"}),
+    (Flaws(state_dropped=True), {"authz-state-echo", "authz-state-long", "authz-error-redirect"}),
+    (Flaws(state_truncated=True), {"authz-state-long"}),
+    (Flaws(duplicates_first_wins=True), {"authz-duplicate-param"}),
+    (Flaws(unknown_param_rejected=True), {"authz-unknown-param"}),
+    (Flaws(error_page_for_request_errors=True), {"authz-error-redirect"}),
+    (Flaws(csrf_unchecked=True), {"authz-csrf-consent"}),
+    (Flaws(login_307=True), {"authz-no-307"}),
+    (Flaws(iss_missing=True), {"authz-iss-param"}),
+]
+
+
+@pytest.mark.parametrize("flaws,expected", REDIRECT_CASES,
+                         ids=[next((k for k, v in vars(f).items() if v), "secure") for f, _ in REDIRECT_CASES])
+async def test_redirect_family_detects_exactly_its_flaw(aiohttp_server, flaws, expected):
+    """RFC 6749 §4.1.2.1: the AS "MUST NOT automatically redirect the user-agent to the invalid redirection
+    URI"; RFC 9700 §4.1.3: redirect URIs are compared by exact string matching; RFC 6749 §4.1.2: state is
+    "the exact value received from the client"."""
+    verdicts = await verdicts_for(aiohttp_server, redirect, flaws)
+    assert errors(verdicts) == {}
+    assert failing(verdicts) == expected, {k: v.problems for k, v in verdicts.items() if v.verdict == "fail"}
+    assert verdicts["redir-query-mismatch"].verdict == "not-applicable"   # the profile's URI has no query
+
+
+async def test_redirect_family_with_a_consent_page_and_a_query_in_the_registered_uri(aiohttp_server):
+    """Consent forms carry their own CSRF token; a registered redirect URI with a query must match exactly
+    (OpenID conformance oidcc-redirect-uri-query-mismatch / -query-OK)."""
+    import tests.vulnerable_as as v
+    old = v.CLIENTS["frontend"]["redirect_uris"]
+    v.CLIENTS["frontend"]["redirect_uris"] = old + ("http://localhost:8080/cb?a=1",)
+    try:
+        verdicts = await verdicts_for(aiohttp_server, redirect, Flaws(), consent=True,
+                                      redirect_uri="http://localhost:8080/cb?a=1")
+        assert errors(verdicts) == {} and failing(verdicts) == set()
+        assert verdicts["redir-query-mismatch"].verdict == "pass"
+        verdicts = await verdicts_for(aiohttp_server, redirect, Flaws(csrf_unchecked=True, redirect_prefix=True),
+                                      consent=True, redirect_uri="http://localhost:8080/cb?a=1")
+        assert failing(verdicts) == {"authz-csrf-consent", "redir-query-mismatch", "redir-query-added",
+                                     "redir-lookalike", "redir-fragment"}
+    finally:
+        v.CLIENTS["frontend"]["redirect_uris"] = old

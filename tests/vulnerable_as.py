@@ -142,8 +142,13 @@ def error_json(request: web.Request, exc: OAuthFail) -> web.Response:
 
 
 # -- authorization endpoint ---------------------------------------------------------------------------------
+def raw_query(request: web.Request) -> str:
+    """The query string as sent (aiohttp's ``query_string`` is already percent-decoded once)."""
+    return request.raw_path.partition("?")[2]
+
+
 def _params(request: web.Request, first_wins: bool) -> dict[str, str] | None:
-    pairs = parse_qsl(request.query_string, keep_blank_values=True)
+    pairs = parse_qsl(raw_query(request), keep_blank_values=True)
     out: dict[str, str] = {}
     for k, v in pairs:
         if k in out:
@@ -358,7 +363,7 @@ async def token(request: web.Request) -> web.Response:
         if request.method == "GET":
             if not flaws.token_get:
                 raise OAuthFail("invalid_request", 405, headers={"Allow": "POST"})
-            raw = request.query_string
+            raw = raw_query(request)
         else:
             if request.content_type != "application/x-www-form-urlencoded":
                 raise OAuthFail("invalid_request")
@@ -507,6 +512,7 @@ def create_as(flaws: Flaws = Flaws(), *, consent: bool = False) -> web.Applicati
                   "revoked_families": set(), "consent": consent, "consented": {}, "counter": itertools.count(1)}
     app.router.add_get("/.well-known/oauth-authorization-server", metadata)
     app.router.add_get("/authorize", authorize)
+    app.router.add_post("/authorize", authorize)     # RFC 6749 §3.1: MAY support POST (parameters in the query here)
     app.router.add_post("/login", login)
     app.router.add_post("/consent", consent_post)
     app.router.add_route("*", "/token", token)
@@ -539,7 +545,7 @@ async def password_token(request: web.Request) -> web.Response:
 
     if request.method == "GET" and not flaws.get_accepted:
         return err("invalid_request", 405, "Method not allowed", {"Allow": "POST"})
-    raw = request.query_string if request.method == "GET" else (await request.read()).decode()
+    raw = raw_query(request) if request.method == "GET" else (await request.read()).decode()
     params: dict[str, str] = {}
     for k, v in parse_qsl(raw, keep_blank_values=True):
         if k in params:
