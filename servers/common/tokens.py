@@ -123,16 +123,17 @@ class TokenVerifier:
                          "strict_aud": False}
 
     def cached(self, token: str) -> dict | None:
+        """The claims of a token verified before and not yet expired (a token only enters the cache after
+        passing every check, so a hit needs none of them again)."""
         key = hashlib.sha256(token.encode()).digest()
         hit = self._cache.get(key)
         if hit is None:
             return None
-        claims, exp = hit
-        if exp + self.policy.leeway <= time.time():
-            self._cache.pop(key, None)
+        if hit[1] + self.policy.leeway <= time.time():
+            del self._cache[key]
             return None
         self._cache.move_to_end(key)
-        return claims
+        return hit[0]
 
     def forget(self, predicate: Callable[[dict], bool]) -> int:
         """Drop cached entries whose claims match (revocation, key removal). Returns how many."""
@@ -142,10 +143,11 @@ class TokenVerifier:
         return len(doomed)
 
     async def verify(self, token: str) -> dict:
+        if self.cache_size:
+            hit = self.cached(token)
+            if hit is not None:
+                return hit
         check_format(token)
-        hit = self.cached(token)
-        if hit is not None:
-            return hit
         header_segment = token.split(".", 1)[0]
         try:
             header = b64url_json(header_segment)
