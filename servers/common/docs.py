@@ -54,16 +54,42 @@ def json_response(schema: dict, description: str = "OK") -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _header(description: str, pattern: str | None = None) -> dict:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    return {"description": description, "required": True, "schema": schema}
+
+
+# Headers the servers always send with these statuses, so that clients (and schemathesis) can rely on them.
+_ERROR_HEADERS = {
+    401: {"WWW-Authenticate": _header("The authentication challenge (RFC 6750 §3, RFC 6749 §5.2)")},
+    429: {"Retry-After": _header("Seconds until the next attempt may succeed", r"^[0-9]+$")},
+    503: {"Retry-After": _header("Seconds until the service is expected back", r"^[0-9]+$")},
+}
+_BEARER_CHALLENGE = {"WWW-Authenticate": _header("RFC 6750 §3: a Bearer challenge", r"^Bearer( |$)")}
+NO_STORE_HEADERS = {"Cache-Control": _header("RFC 6749 §5.1: no-store", r"no-store"),
+                    "Pragma": _header("RFC 6749 §5.1: no-cache", r"^no-cache$")}
+
+
 def error_responses(*codes: int) -> dict[str, Any]:
-    return {str(c): json_response({"$ref": "#/components/schemas/Error"}, _DESCRIPTIONS.get(c, "Error"))
-            for c in codes}
+    out: dict[str, Any] = {}
+    for c in codes:
+        resp = json_response({"$ref": "#/components/schemas/Error"}, _DESCRIPTIONS.get(c, "Error"))
+        if c in _ERROR_HEADERS:
+            resp["headers"] = dict(_ERROR_HEADERS[c])
+        out[str(c)] = resp
+    return out
 
 
 def protected_get(summary: str, schema: dict, scopes: tuple[str, ...], scheme: str) -> dict:
-    """A GET operation that needs a bearer token with ``scopes``."""
+    """A GET operation that needs a bearer token with ``scopes`` (503: a shared store is down)."""
     codes = (401, 403) if scopes else (401,)
-    return {"get": {"summary": summary, "security": [{scheme: list(scopes)}],
-                    "responses": {"200": json_response(schema), **error_responses(400, *codes)}}}
+    responses = {"200": json_response(schema), **error_responses(400, *codes, 503)}
+    for c in ("401", "403"):  # RFC 6750 §3: these always carry a Bearer challenge
+        if c in responses:
+            responses[c]["headers"] = dict(_BEARER_CHALLENGE)
+    return {"get": {"summary": summary, "security": [{scheme: list(scopes)}], "responses": responses}}
 
 
 def public_get(summary: str, schema: dict) -> dict:
@@ -74,7 +100,9 @@ def password_token_operation(scopes_known: bool) -> dict:
     """POST /token for the password grant (RFC 6749 §4.3), form-encoded."""
     props: dict[str, Any] = {
         "grant_type": {"type": "string", "enum": ["password"]},
-        "username": {"type": "string"}, "password": {"type": "string", "format": "password"},
+        # RFC 6749 §3.1: an empty parameter is treated as omitted, so a usable value has >= 1 character.
+        "username": {"type": "string", "minLength": 1},
+        "password": {"type": "string", "format": "password", "minLength": 1},
         "scope": {"type": "string", "description": "space-separated scopes" if scopes_known else "ignored"},
         "client_id": {"type": "string"}, "client_secret": {"type": "string"},
     }
@@ -83,8 +111,9 @@ def password_token_operation(scopes_known: bool) -> dict:
         "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
             "schema": {"type": "object", "required": ["grant_type", "username", "password"],
                        "properties": props}}}},
-        "responses": {"200": json_response({"$ref": "#/components/schemas/Token"}),
-                      **error_responses(400, 413, 429)},
+        "responses": {"200": {**json_response({"$ref": "#/components/schemas/Token"}),
+                              "headers": dict(NO_STORE_HEADERS)},
+                      **error_responses(400, 413, 429, 503)},
     }}
 
 

@@ -1,0 +1,339 @@
+"""``run.py fuzz --api NAME``: schemathesis against one of our servers' OpenAPI documents (issue 5 item 1).
+
+The server is started for real (``run.py serve NAME`` in a throwaway directory, on a free 127.0.0.1 port),
+a valid access token is obtained the way a client would (the password grant for the password servers,
+with every declared scope), and schemathesis generates requests from ``/openapi.json``, with that token
+on the protected routes. It checks that:
+
+- no request gets a server error (5xx);
+- every response matches the document: status code, content type, headers and body schema;
+- every route that declares a security requirement refuses a request without (or with a bogus) token;
+- malformed input is rejected with a 4xx.
+
+The run is bounded (``--examples`` per operation) and reproducible (``--seed``). Exit 0 clean, 1 findings,
+2 usage or start-up error. ``tests/test_schemathesis.py`` runs the same function in the test suite.
+
+Checks not run, and why (they cannot tell a correct OAuth server from a broken one):
+- ``positive_data_acceptance``: a schema-valid password-grant request with a random username is, rightly,
+  ``400 invalid_grant``; "valid per schema" does not mean "valid credentials".
+- ``use_after_free``, ``ensure_resource_availability``, ``object_level_authorization``: need resources
+  created and deleted through the API; ours are read-only.
+- ``max_response_time``: performance is measured by bench/, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
+          "response_schema_conformance", "response_headers_conformance", "negative_data_rejection",
+          "ignored_auth", "missing_required_header", "unsupported_method", "bearer_auth_enforced")
+
+DEFAULT_EXAMPLES = 25
+DEFAULT_SEED = 5
+
+
+@dataclass
+class Finding:
+    operation: str
+    check: str
+    title: str
+    message: str
+    request: str = ""
+    status: int | None = None
+
+    def line(self) -> str:
+        where = f" [{self.status}]" if self.status is not None else ""
+        first = (self.message.strip().splitlines() or [""])[0][:200]
+        return f"{self.operation}: {self.title} ({self.check}){where}" + (f": {first}" if first else "")
+
+
+@dataclass
+class FuzzReport:
+    api: str
+    base_url: str
+    operations: int = 0
+    cases: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings and not self.errors
+
+    def summary(self) -> str:
+        lines = [f"schemathesis on {self.api} ({self.base_url}): {self.operations} operations, "
+                 f"{self.cases} test cases, {len(self.findings)} findings, {len(self.errors)} errors"]
+        seen = set()
+        for f in self.findings:
+            if f.line() not in seen:
+                seen.add(f.line())
+                lines.append("  FINDING " + f.line())
+                if f.request:
+                    lines.append("          " + f.request[:300])
+        lines += ["  ERROR " + e for e in self.errors]
+        return "\n".join(lines)
+
+
+_REGISTERED = False
+
+
+def _operation_requires_auth(case) -> bool:
+    """Whether the document says this operation needs credentials (a non-empty security requirement
+    with no empty alternative ``{}``), from the operation or, failing that, the document's top level."""
+    raw = getattr(getattr(case.operation, "definition", None), "raw", None) or {}
+    security = raw.get("security")
+    if security is None:
+        security = case.operation.schema.raw_schema.get("security") or []
+    return bool(security) and all(req for req in security)
+
+
+def register_checks() -> None:
+    """Register ``bearer_auth_enforced`` with schemathesis (once per process).
+
+    schemathesis's own ``ignored_auth`` understands apiKey and http schemes only, not ``oauth2``, so it
+    never probes our routes. This check does, for every operation whose document declares security and
+    that answered 2xx with our token: the same request without credentials must be ``401`` with a
+    ``WWW-Authenticate: Bearer`` challenge (RFC 6750 §3.1), and with a bogus token ``401`` with
+    ``error="invalid_token"``."""
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    import requests
+    import schemathesis
+
+    @schemathesis.check
+    def bearer_auth_enforced(ctx, response, case):
+        if not (200 <= response.status_code < 300) or not _operation_requires_auth(case):
+            return None
+        sent = response.request
+        with requests.Session() as session:
+            for label, auth, expect_error in (("without a token", None, None),
+                                              ("with a bogus token", "Bearer bogus-token-0000", "invalid_token")):
+                probe = sent.copy()
+                probe.headers.pop("Authorization", None)
+                if auth:
+                    probe.headers["Authorization"] = auth
+                got = session.send(probe, timeout=10, allow_redirects=False)
+                challenge = got.headers.get("WWW-Authenticate", "")
+                if got.status_code != 401 or not challenge.lower().startswith("bearer"):
+                    raise AssertionError(f"{case.operation.label} declares security but answered "
+                                         f"{got.status_code} {label} (WWW-Authenticate: {challenge!r}); "
+                                         f"RFC 6750 §3.1 wants 401 with a Bearer challenge")
+                if expect_error and f'error="{expect_error}"' not in challenge:
+                    raise AssertionError(f"{case.operation.label} {label}: challenge {challenge!r} lacks "
+                                         f'error="{expect_error}" (RFC 6750 §3.1)')
+        return True
+
+    _REGISTERED = True
+
+
+def _redact(text: str, token: str | None) -> str:
+    """Never print the token: evidence keeps its first 6 characters only."""
+    return text.replace(token, token[:6] + "...") if token else text
+
+
+def fuzz_url(base_url: str, *, api: str = "", token: str | None = None, examples: int = DEFAULT_EXAMPLES,
+             seed: int = DEFAULT_SEED, workdir: Path | None = None) -> FuzzReport:
+    """Run schemathesis against ``base_url``/openapi.json; return what it found (never raises on findings)."""
+    import schemathesis
+    from schemathesis.config import SchemathesisConfig
+    from schemathesis.engine import Status, from_schema
+    from schemathesis.engine import events as ev
+
+    register_checks()
+    cfg: dict = {
+        "seed": seed,
+        "color": False,
+        "base-url": base_url,
+        "workers": 1,
+        "request-timeout": 10,
+        "cache": {"enabled": False},
+        "generation": {"max-examples": examples, "deterministic": True, "database": "none"},
+        "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+        "phases": {"stateful": {"enabled": False}},
+        "suppress-health-check": ["all"],
+    }
+    if token:
+        cfg["headers"] = {"Authorization": f"Bearer {token}"}
+    config = SchemathesisConfig.from_dict(cfg)
+    report = FuzzReport(api=api or base_url, base_url=base_url)
+    cwd = os.getcwd()
+    # schemathesis and hypothesis may write caches into the working directory: keep them out of the repo.
+    with tempfile.TemporaryDirectory(prefix="oauthlab-fuzz-") as scratch:
+        os.chdir(workdir or scratch)
+        try:
+            schema = schemathesis.openapi.from_url(base_url + "/openapi.json", config=config, timeout=10)
+            for event in from_schema(schema).execute():
+                if isinstance(event, ev.ScenarioFinished):
+                    report.cases += len(event.recorder.cases)
+                    _collect(report, event.recorder, token, Status)
+                elif isinstance(event, ev.NonFatalError):
+                    report.errors.append(_redact(f"{event.label}: {event.info.title}: {event.info.message}",
+                                                 token))
+                elif isinstance(event, ev.FatalError):
+                    report.errors.append(_redact(f"fatal: {event.exception!r}", token))
+                elif isinstance(event, ev.EngineFinished):
+                    for failure in event.failures:
+                        report.findings.append(Finding(failure.operation or "-", "after_run", failure.title,
+                                                       _redact(failure.message, token)))
+            report.operations = sum(1 for r in schema.get_all_operations() if r.ok() is not None)
+        finally:
+            os.chdir(cwd)
+    return report
+
+
+def _collect(report: FuzzReport, recorder, token: str | None, Status) -> None:
+    for case_id, checks in recorder.checks.items():
+        for check in checks:
+            if check.status != Status.FAILURE or check.failure_info is None:
+                continue
+            failure = check.failure_info.failure
+            interaction = recorder.interactions.get(case_id)
+            status = interaction.response.status_code if interaction and interaction.response else None
+            request = ""
+            if interaction is not None:
+                request = f"{interaction.request.method} {interaction.request.uri}"
+                body = interaction.request.body
+                if body:
+                    request += " body=" + body[:120].decode("utf-8", "replace")
+            report.findings.append(Finding(recorder.label, check.name, failure.title,
+                                           _redact(failure.message, token), _redact(request, token), status))
+
+
+# -- our servers: start one, get a token --------------------------------------------------------------
+def _free_port() -> int:
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get_json(url: str, *, data: bytes | None = None, headers: dict | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        try:
+            return e.code, json.loads(e.read() or b"null")
+        except ValueError:
+            return e.code, {}
+
+
+@contextlib.contextmanager
+def serve(name: str, directory: Path, *extra: str, port: int | None = None) -> Iterator[str]:
+    """``run.py serve NAME`` in a subprocess with its data and keys under ``directory``; yields its URL."""
+    port = port or _free_port()
+    log = open(directory / f"{name}-{port}.log", "w")
+    env = {**os.environ, "OAUTHLAB_BCRYPT_ROUNDS": os.environ.get("OAUTHLAB_BCRYPT_ROUNDS", "4")}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", name, "--port", str(port),
+                             "--data-dir", str(directory / "data"), "--keys-dir", str(directory / "keys"),
+                             "--log-level", "warning", *extra],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if proc.poll() is not None:
+                log.flush()
+                raise RuntimeError(f"{name} exited with {proc.returncode}: "
+                                   f"{(directory / f'{name}-{port}.log').read_text()[-500:]}")
+            try:
+                if _get_json(base + "/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not come up on {base}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+def password_token(base_url: str, username: str = "johndoe", password: str = "secret") -> str:
+    """A token from the server's password flow, with every scope its document declares."""
+    status, doc = _get_json(base_url + "/openapi.json")
+    scopes: list[str] = []
+    token_url = "/token"
+    for scheme in (doc.get("components", {}).get("securitySchemes", {}) or {}).values():
+        flow = (scheme.get("flows") or {}).get("password")
+        if flow:
+            scopes = list(flow.get("scopes", {}))
+            token_url = flow.get("tokenUrl", token_url)
+    form = {"grant_type": "password", "username": username, "password": password}
+    if scopes:
+        form["scope"] = " ".join(scopes)
+    status, body = _get_json(urllib.parse.urljoin(base_url + "/", token_url.lstrip("/")),
+                             data=urllib.parse.urlencode(form).encode(),
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    if status != 200 or "access_token" not in body:
+        raise RuntimeError(f"could not obtain a token from {base_url}{token_url}: {status} {body.get('error')}")
+    return body["access_token"]
+
+
+PASSWORD_SERVERS = ("backend", "backend2", "backend3")
+FUZZABLE = PASSWORD_SERVERS
+
+
+@contextlib.contextmanager
+def running_api(name: str, directory: Path) -> Iterator[tuple[str, str | None]]:
+    """Start server ``name`` (and whatever it needs) under ``directory``; yield (base URL, token)."""
+    if name in PASSWORD_SERVERS:
+        with serve(name, directory) as base:
+            yield base, password_token(base)
+        return
+    raise ValueError(f"no fuzz set-up for {name!r}")
+
+
+def fuzz_api(name: str, *, examples: int = DEFAULT_EXAMPLES, seed: int = DEFAULT_SEED,
+             directory: Path | None = None) -> FuzzReport:
+    """Start our server ``name`` in a throwaway directory, get a token, run schemathesis against it."""
+    with contextlib.ExitStack() as stack:
+        if directory is None:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"oauthlab-{name}-")))
+        with running_api(name, directory) as (base, token):
+            return fuzz_url(base, api=name, token=token, examples=examples, seed=seed)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point for ``run.py fuzz --api NAME [--examples N] [--seed S]``: 0 clean, 1 findings, 2 usage."""
+    name = getattr(args, "api", None)
+    examples = getattr(args, "examples", None)
+    examples = DEFAULT_EXAMPLES if examples is None else examples
+    seed = getattr(args, "seed", None)
+    seed = DEFAULT_SEED if seed is None else seed
+    if name not in FUZZABLE:
+        print(f"error: --api must be one of {', '.join(FUZZABLE)}, got {name!r}", file=sys.stderr)
+        return 2
+    if examples < 1:
+        print("error: --examples must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        report = fuzz_api(name, examples=examples, seed=seed)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0 if report.clean else 1

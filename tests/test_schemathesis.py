@@ -1,0 +1,126 @@
+"""Issue 5 item 1: every server's OpenAPI document is truthful and schemathesis finds nothing.
+
+Each server is started for real (``run.py serve NAME`` in a throwaway directory), a valid token is
+obtained the way a client would, and schemathesis generates a bounded, seeded set of requests from
+``/openapi.json`` (cli/fuzz_api.py). A finding is a bug in the server or in its document.
+
+The harness itself is checked first against a deliberately broken API, so that a clean result on our
+servers means something: it must report a 500, a response that breaks its schema, an undocumented
+status, and a route that declares OAuth2 security but answers without a token.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import threading
+
+import pytest
+from aiohttp import web
+
+from cli import fuzz_api
+
+from .conftest import free_port
+
+EXAMPLES = 25
+SEED = 20261129
+
+
+# -- the harness can fail -------------------------------------------------------------------------------
+def _broken_document() -> dict:
+    ok = {"description": "OK", "content": {"application/json": {"schema": {
+        "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}}}}
+    err = {"description": "error", "content": {"application/json": {"schema": {"type": "object"}}}}
+    return {
+        "openapi": "3.0.3", "info": {"title": "broken on purpose", "version": "1"},
+        "components": {"securitySchemes": {"OAuth2": {"type": "oauth2", "flows": {
+            "password": {"tokenUrl": "/token", "scopes": {}}}}}},
+        "paths": {
+            "/open": {"get": {"security": [{"OAuth2": []}], "responses": {"200": ok, "401": err}}},
+            "/crash": {"get": {"parameters": [{"name": "n", "in": "query", "required": True,
+                                                "schema": {"type": "integer"}}],
+                               "responses": {"200": ok, "400": err}}},
+            "/wrong": {"get": {"responses": {"200": ok}}},
+        },
+    }
+
+
+def _broken_app() -> web.Application:
+    async def openapi(request):
+        return web.json_response(_broken_document())
+
+    async def open_route(request):  # declares OAuth2 security, checks nothing
+        return web.json_response({"status": "ok"})
+
+    async def crash(request):
+        try:
+            n = int(request.query["n"])
+        except (KeyError, ValueError):
+            return web.json_response({"error": "bad"}, status=400)
+        if n < 0:
+            return web.json_response({"error": "boom"}, status=500)
+        return web.json_response({"status": "ok"})
+
+    async def wrong(request):  # the schema says status is a string
+        return web.json_response({"status": 1})
+
+    app = web.Application()
+    app.add_routes([web.get("/openapi.json", openapi), web.get("/open", open_route), web.get("/crash", crash),
+                    web.get("/wrong", wrong)])
+    return app
+
+
+@pytest.fixture
+def broken_api():
+    """The broken app on a real port, served from its own thread and loop (schemathesis is synchronous)."""
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(_broken_app())
+    ready = threading.Event()
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    yield f"http://127.0.0.1:{port}"
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def test_fuzzer_reports_server_errors_schema_violations_and_ignored_auth(broken_api):
+    """The fuzz run must be able to fail: on an API broken on purpose it reports each kind of problem,
+    including RFC 6750 §3.1 (a protected resource answers a request without a token with 401)."""
+    report = fuzz_api.fuzz_url(broken_api, api="broken", token="not-a-real-token", examples=EXAMPLES, seed=SEED)
+    found = {(f.operation, f.check) for f in report.findings}
+    assert ("GET /crash", "not_a_server_error") in found
+    assert ("GET /crash", "status_code_conformance") in found
+    assert ("GET /wrong", "response_schema_conformance") in found
+    assert ("GET /open", "bearer_auth_enforced") in found
+    assert not report.clean
+    assert "not-a-real-token" not in report.summary()  # evidence never shows a whole token
+
+
+# -- our servers ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["backend", "backend2", "backend3"])
+def test_schemathesis_finds_nothing_on_the_password_servers(tmp_path, name):
+    """Issue 5: "a schemathesis run against each server (with a valid token for the protected routes)
+    finds no server error, no response that breaks the schema, and no route that ignores missing auth"."""
+    report = fuzz_api.fuzz_api(name, examples=EXAMPLES, seed=SEED, directory=tmp_path)
+    assert report.operations >= 3 and report.cases >= 3 * report.operations, report.summary()
+    assert report.clean, report.summary()
+
+
+def test_fuzz_command_exit_codes(tmp_path, capsys):
+    """run.py fuzz --api NAME: 0 clean (with a summary), 2 for a name that is not a server we can fuzz."""
+    assert fuzz_api.run(argparse.Namespace(api="backend", examples=3, seed=1)) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("schemathesis on backend (http://127.0.0.1:") and "0 findings, 0 errors" in out
+    assert fuzz_api.run(argparse.Namespace(api="nope", examples=3, seed=1)) == 2
+    assert "--api must be one of" in capsys.readouterr().err
+    assert fuzz_api.run(argparse.Namespace(api="backend", examples=0, seed=1)) == 2
