@@ -46,9 +46,10 @@ def signed_or_tampered(kit: RSKit, header: Any, claims: Any) -> str:
     """Validly signed when the harness holds the key (so only the change can be the reason to refuse),
     else the valid token's signature kept (the change breaks it, a weaker but still useful probe)."""
     if "mint" in kit.capabilities:
-        alg = header.get("alg") if isinstance(header, dict) and isinstance(header.get("alg"), str) else None
-        return kit.mint(claims, header, alg=alg if alg in forge.HMAC_HASHES or (alg or "")[:2] in ("RS", "PS", "ES")
-                        else kit.profile.algorithm)
+        alg = header.get("alg") if isinstance(header, dict) else None
+        if not isinstance(alg, str) or alg[:2] != kit.profile.algorithm[:2]:
+            alg = kit.profile.algorithm
+        return kit.mint(claims, header, alg=alg)
     sig = forge.split(kit.valid_token or "")[2]
     return f"{forge.segment(header)}.{forge.segment(claims)}.{sig}"
 

@@ -1,0 +1,177 @@
+"""Catalog §4: audience, issuer, type and scope (resource server). RFC 7519 §4.1.1/§4.1.3 (exact
+StringOrURI comparison), RFC 9068 §4 (iss exact, aud, typ at+jwt), RFC 8725 §3.9/§3.11, RFC 6750 §3.1
+(insufficient_scope), RFC 9068 §2.2.3 (scope is a space-delimited string)."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from harness import checks, forge
+from harness.mutations import rs
+from harness.rskit import RSKit
+from harness.scenario import NotApplicable, Probe
+
+MINT = ("mint",)
+
+
+def set_audience(kit: RSKit) -> list[Probe]:
+    return [Probe("aud = https://other-rs.example", kit.mint(kit.claims(aud="https://other-rs.example")))]
+
+
+def put_audience_in_array(kit: RSKit) -> list[Probe]:
+    aud = kit.profile.audience
+    return [Probe('aud = ["https://other", <rs-id>]', kit.mint(kit.claims(aud=["https://other", aud])), expect=checks.ok),
+            Probe("aud = [<rs-id>]", kit.mint(kit.claims(aud=[aud])), expect=checks.ok)]
+
+
+def set_audience_array_without_target(kit: RSKit) -> list[Probe]:
+    return [Probe(f"aud = {v!r}", kit.mint(kit.claims(aud=v)))
+            for v in (["https://other"], [], [""], [None], [123])]
+
+
+def _near(value: str) -> list[tuple[str, str]]:
+    """Values a sloppy comparison might accept: trailing slash, other case, suffix/prefix, other scheme."""
+    out = [("trailing slash", value + "/" if not value.endswith("/") else value[:-1]),
+           ("upper-case", value.upper()), ("suffix .evil", value + ".evil"), ("prefix", value[:-1]),
+           ("extra path", value.rstrip("/") + "/x"), ("embedded in a longer string", "_" + value + "_")]
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https"):
+        other = "https" if parts.scheme == "http" else "http"
+        out.append(("other scheme", urlunsplit((other,) + tuple(parts)[1:])))
+        if parts.hostname and parts.hostname.upper() != parts.hostname:
+            out.append(("upper-case host", value.replace(parts.hostname, parts.hostname.upper(), 1)))
+    seen, result = {value}, []
+    for label, v in out:
+        if v not in seen:
+            seen.add(v)
+            result.append((label, v))
+    return result
+
+
+def set_near_audience(kit: RSKit) -> list[Probe]:
+    return [Probe(f"aud {label}: {v!r}", kit.mint(kit.claims(aud=v))) for label, v in _near(kit.profile.audience or "")]
+
+
+def drop_audience(kit: RSKit) -> list[Probe]:
+    return [Probe("no aud", kit.mint(kit.claims(drop=("aud",))))]
+
+
+def set_issuer(kit: RSKit) -> list[Probe]:
+    return [Probe("iss = https://evil.example", kit.mint(kit.claims(iss="https://evil.example")))]
+
+
+def set_near_issuer(kit: RSKit) -> list[Probe]:
+    iss = kit.profile.issuer or ""
+    extra = [("scheme only", iss.split(":")[0]), ("first half", iss[: len(iss) // 2]), ("substring", iss[1:-1])]
+    return [Probe(f"iss {label}: {v!r}", kit.mint(kit.claims(iss=v))) for label, v in _near(iss) + extra if v != iss]
+
+
+def drop_issuer(kit: RSKit) -> list[Probe]:
+    return [Probe("no iss", kit.mint(kit.claims(drop=("iss",))))]
+
+
+def send_id_token(kit: RSKit) -> list[Probe]:
+    """An OIDC ID Token of the same issuer (typ JWT, aud = the client) used as an access token."""
+    client = kit.claims().get("client_id") or kit.profile.client_id or "frontend"
+    claims = kit.claims(drop=("scope", "client_id"), aud=client, nonce="n-0S6_WzA2Mj", auth_time=kit.claims()["iat"],
+                        azp=client)
+    return [Probe("ID token (typ JWT, aud = client_id)", kit.mint(claims, kit.header(typ="JWT"))),
+            Probe("ID token without typ", kit.mint(claims, kit.header(drop=("typ",))))]
+
+
+def vary_typ(kit: RSKit) -> list[Probe]:
+    typ = kit.profile.typ or ""
+    base = typ.lower().removeprefix("application/")
+    probes = [Probe(f"typ {v!r}", kit.mint(kit.claims(), kit.header(typ=v)))
+              for v in ("JWT", "secevent+jwt", "dpop+jwt", "jwt", "at+jwt+x") if v.lower() != base]
+    probes.append(Probe("typ absent", kit.mint(kit.claims(), kit.header(drop=("typ",)))))
+    accepted = {base, "application/" + base, base.upper() if "+" not in base else base.split("+")[0] + "+" +
+                base.split("+")[1].upper()}
+    probes += [Probe(f"typ {v!r} (accepted: media types compare case-insensitively)",
+                     kit.mint(kit.claims(), kit.header(typ=v)), expect=checks.ok) for v in sorted(accepted)]
+    return probes
+
+
+def _narrow_scope(kit: RSKit) -> list[str]:
+    p = kit.profile
+    return [s for s in p.scope.split() if s not in (p.scoped_scope or "").split()]
+
+
+def drop_scope(kit: RSKit) -> list[Probe]:
+    p = kit.profile
+    assert kit.narrow_token is not None
+    return [Probe(f"token without {p.scoped_scope!r} on {p.scoped_endpoint}", kit.narrow_token,
+                  path=p.scoped_endpoint, expect=checks.insufficient_scope(p.scoped_scope or ""))]
+
+
+def blur_scope_boundaries(kit: RSKit) -> list[Probe]:
+    p = kit.profile
+    need = (p.scoped_scope or "").split()
+    keep = _narrow_scope(kit)
+    variants = [("non-prefixed and read:-prefixed look-alikes",
+                 " ".join(keep + [f"non{n}" for n in need] + [f"read:{n}-x" for n in need])),
+                ("upper-case", " ".join(keep + [n.upper() for n in need])),
+                ("comma-separated", ",".join(keep + need)) if keep else ("with a trailing comma",
+                                                                          " ".join(n + "," for n in need))]
+    expect = checks.insufficient_scope(p.scoped_scope or "")
+    probes = [Probe(f"scope {label}: {v!r}", kit.mint(kit.claims(scope=v)), path=p.scoped_endpoint, expect=expect)
+              for label, v in variants]
+    probes.append(Probe(f"scope as a JSON array {keep + need}", kit.mint(kit.claims(scope=keep + need)),
+                        path=p.scoped_endpoint,
+                        expect=lambda o: [] if o.status in (401, 403) else
+                        [f"status {o.status}: a JSON-array scope must not grant access (403 or 401 expected)"]))
+    return probes
+
+
+def add_scope_unsigned(kit: RSKit) -> list[Probe]:
+    p = kit.profile
+    if p.scoped_endpoint and kit.narrow_token and "jwt" in kit.capabilities:
+        claims = forge.claims_of(kit.narrow_token)
+        claims["scope"] = " ".join(_narrow_scope(kit) + (p.scoped_scope or "").split())
+        return [Probe(f"{p.scoped_scope!r} added to scope, signature kept", forge.with_payload(kit.narrow_token, claims),
+                      path=p.scoped_endpoint)]
+    if "jwt" not in kit.capabilities:
+        raise NotApplicable("the target's tokens are not JWTs")
+    token = kit.base_token()
+    claims = forge.claims_of(token)
+    claims["scope"] = (str(claims.get("scope", "")) + " admin").strip()
+    return [Probe("admin added to scope, signature kept", forge.with_payload(token, claims))]
+
+
+SCENARIOS = [
+    rs("aud-mismatch", "A token for another audience is rejected.", ("RFC9068-4", "RFC7519-4.1.3", "RFC8725-3.9",
+                                                                      "RFC9700-2.3"), "critical", set_audience,
+       needs=MINT, family="aud"),
+    rs("aud-array-match", "aud as an array containing the target (or only it) is accepted.", ("RFC7519-4.1.3",),
+       "low", put_audience_in_array, expect=checks.ok, needs=MINT, family="aud"),
+    rs("aud-array-nomatch", "aud arrays without the target ([\"other\"], [], [\"\"], [null], [123]) are rejected.",
+       ("RFC9068-4", "CVE-2020-26160"), "critical", set_audience_array_without_target, needs=MINT, family="aud"),
+    rs("aud-missing", "A token without aud is rejected.", ("RFC8725-3.9", "RFC9068-2.2"), "critical", drop_audience,
+       needs=MINT, family="aud"),
+    rs("aud-near-match", "aud values near the target's (slash, case, suffix, prefix, scheme) are rejected.",
+       ("RFC7519-2", "RFC9068-4"), "high", set_near_audience, needs=MINT, family="aud"),
+    rs("iss-mismatch", "A token from another issuer (signed with the trusted key) is rejected.", ("RFC9068-4",),
+       "critical", set_issuer, needs=MINT, family="iss"),
+    rs("iss-near-match", "iss values near the issuer (substring, prefix, slash, case, extra path) are rejected.",
+       ("RFC9068-4", "CVE-2024-53861"), "high", set_near_issuer, needs=MINT, family="iss"),
+    rs("iss-missing", "A token without iss is rejected.", ("RFC9068-2.2",), "high", drop_issuer, needs=MINT,
+       family="iss"),
+    rs("typ-id-token", "An ID Token of the same issuer is not accepted as an access token.",
+       ("RFC9068-4", "RFC9068-5", "RFC8725-3.11"), "high", send_id_token, needs=MINT + ("typ",), family="typ"),
+    rs("typ-values", "Only the required typ (case-insensitive, with or without application/) is accepted.",
+       ("RFC9068-4", "RFC8725-3.11"), "medium", vary_typ, needs=MINT + ("typ",), family="typ"),
+    rs("scope-insufficient", "A valid token without the needed scope gets 403 insufficient_scope naming it.",
+       ("RFC6750-3.1",), "critical", drop_scope, expect=checks.insufficient_scope(""),
+       needs=("scoped_endpoint", "narrow_token"), family="scope"),
+    rs("scope-boundary", "Look-alike, upper-case or array scopes do not satisfy the needed scope.",
+       ("RFC9068-2.2.3", "RFC6749-3.3"), "high", blur_scope_boundaries, needs=MINT + ("scoped_endpoint",),
+       family="scope"),
+    rs("scope-tamper-unsigned", "A scope added without re-signing gets 401 invalid_token, not 403.",
+       ("RFC8725-3.3",), "critical", add_scope_unsigned, needs=("jwt",), family="scope"),
+]
+
+NOT_APPLICABLE = {
+    "aud-cross-rs-replay": "needs an authorization server issuing tokens for two resources of the same issuer; "
+                           "with a minted token it is aud-mismatch, which runs",
+    "sub-client-collision": "a property of the authorization server's client registration (it must refuse a "
+                            "client_id equal to a user's sub); not observable from one resource-server profile",
+}

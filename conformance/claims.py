@@ -1,0 +1,186 @@
+"""Catalog §3: claims and time (resource server). RFC 7519 §4.1.4-4.1.6 (exp, nbf, iat), RFC 9068 §2.2
+(required claims), RFC 7519 §4 / RFC 7515 §4 (duplicate members), RFC 8725 §3.7 (UTF-8 only).
+
+Every probe carries a VALID signature by the key the target trusts, so the only reason to refuse it is
+the claim under test.
+
+Decision on time-exp-leeway: the catalog asks for ``exp = now`` to be rejected AND for a configured skew
+(here 30 s, the house maximum and the catalog's convention) to be honoured, which contradict each other.
+We judge: ``exp = now + 10`` must be accepted (still valid); ``exp = now - 35`` (beyond a 30 s skew) must be
+rejected; ``exp = now`` and ``exp = now - 10`` may be accepted (inside the skew) or rejected (no skew),
+never a 5xx.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from harness import checks
+from harness.mutations import rs
+from harness.rskit import RSKit
+from harness.scenario import NotApplicable, Probe
+
+MINT = ("mint",)
+EITHER = checks.all_of(checks.no_server_error,
+                       lambda o: [] if o.status in (200, 401) else [f"status {o.status}, expected 200 or 401"])
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def expire_token(kit: RSKit) -> list[Probe]:
+    return [Probe("exp = now - 3600", kit.mint(kit.claims(exp=_now() - 3600)))]
+
+
+def move_expiry_around_leeway(kit: RSKit) -> list[Probe]:
+    now = _now()
+    return [Probe("exp = now + 10 s (still valid)", kit.mint(kit.claims(exp=now + 10)), expect=checks.ok),
+            Probe("exp = now - 35 s (beyond a 30 s skew)", kit.mint(kit.claims(exp=now - 35))),
+            Probe("exp = now (inside the skew: 200, or 401 without skew)", kit.mint(kit.claims(exp=now)), expect=EITHER),
+            Probe("exp = now - 10 s (inside the skew: 200, or 401 without skew)", kit.mint(kit.claims(exp=now - 10)),
+                  expect=EITHER)]
+
+
+def drop_claim(name: str):
+    def drop(kit: RSKit) -> list[Probe]:
+        return [Probe(f"no {name}", kit.mint(kit.claims(drop=(name,))))]
+    drop.__name__ = f"drop_{name}"
+    return drop
+
+
+def _raw_claims(kit: RSKit, name: str, raw_value: str) -> str:
+    """The claims as JSON text with ``name`` set to a raw JSON value (e.g. 1e400, which json.dumps cannot write)."""
+    c = kit.claims()
+    c[name] = "__RAW__"
+    return json.dumps(c, separators=(",", ":")).replace('"__RAW__"', raw_value)
+
+
+def mistype_expiry(kit: RSKit) -> list[Probe]:
+    probes = [Probe(f"exp = {raw}", kit.mint(_raw_claims(kit, "exp", raw)),
+                    expect=checks.all_of(checks.invalid_token, checks.no_server_error))
+              for raw in ('"9999999999"', "null", "true", f"[{_now() + 300}]", "1e400", '{"v":1}')]
+    probes.append(Probe("exp = now + 300.5 (a non-integer NumericDate is legal)",
+                        kit.mint(kit.claims(exp=_now() + 300.5)), expect=checks.ok))
+    return probes
+
+
+def set_future_nbf(kit: RSKit) -> list[Probe]:
+    return [Probe("nbf = now + 3600", kit.mint(kit.claims(nbf=_now() + 3600)))]
+
+
+def set_nbf_now(kit: RSKit) -> list[Probe]:
+    return [Probe("nbf = now (valid: 'after or equal to')", kit.mint(kit.claims(nbf=_now())), expect=checks.ok)]
+
+
+def set_future_iat(kit: RSKit) -> list[Probe]:
+    return [Probe("iat = now + 3600", kit.mint(kit.claims(iat=_now() + 3600)))]
+
+
+def drop_required_claims(kit: RSKit) -> list[Probe]:
+    t0 = kit.claims()
+    probes = [Probe(f"no {name}", kit.mint(kit.claims(drop=(name,)))) for name in ("sub", "client_id", "jti")
+              if name in t0]
+    return probes
+
+
+def confuse_claim_types(kit: RSKit) -> list[Probe]:
+    """(a) every claim set to null/true/false/0/"jwt_tool" under the original signature; (b) re-signed with
+    values of the wrong type (strings as non-strings, dates as non-numbers, exp = 0)."""
+    token = kit.mint()
+    h, _, s = token.split(".")
+    t0 = kit.claims()
+    expect = checks.all_of(checks.invalid_token, checks.no_server_error)
+    probes = []
+    from harness import forge
+    for name in t0:
+        for value in (None, True, False, 0, "jwt_tool"):
+            probes.append(Probe(f"{name}={json.dumps(value)}, signature kept",
+                                f"{h}.{forge.segment({**t0, name: value})}.{s}", expect=expect))
+    for name in ("iss", "sub", "aud", "jti", "scope", "client_id"):
+        if name in t0:
+            for value in (None, True, False, 0):
+                probes.append(Probe(f"{name}={json.dumps(value)}, re-signed", kit.mint({**t0, name: value}),
+                                    expect=expect))
+    for name in ("exp", "iat"):
+        for value in (None, True, False, "jwt_tool"):
+            probes.append(Probe(f"{name}={json.dumps(value)}, re-signed", kit.mint({**t0, name: value}), expect=expect))
+    probes.append(Probe("exp=0, re-signed", kit.mint({**t0, "exp": 0}), expect=expect))
+    return probes
+
+
+def duplicate_claims(kit: RSKit) -> list[Probe]:
+    """Raw JSON with a claim twice: the valid value FIRST, a bad one LAST. A verifier must reject, or use the
+    last member (and then refuse the bad value). Authorising on the first value is the bug."""
+    t0 = kit.claims()
+    body = json.dumps(t0, separators=(",", ":"))[:-1]
+    no_ok = checks.all_of(checks.rejected_without_crash)
+    probes = [Probe("aud twice: valid first, https://other-rs.example last",
+                    kit.mint(body + ',"aud":"https://other-rs.example"}'), expect=no_ok),
+              Probe("iss twice: valid first, https://evil.example last",
+                    kit.mint(body + ',"iss":"https://evil.example"}'), expect=no_ok),
+              Probe("exp twice: valid first, expired last",
+                    kit.mint(body + f',"exp":{_now() - 3600}}}'), expect=no_ok)]
+    p = kit.profile
+    if p.scoped_endpoint and p.scoped_scope:
+        narrow = " ".join(s for s in p.scope.split() if s not in p.scoped_scope.split())
+        probes.append(Probe("scope twice on the scoped endpoint: full first, without the needed scope last",
+                            kit.mint(body + f',"scope":{json.dumps(narrow)}}}'), path=p.scoped_endpoint,
+                            expect=no_ok))
+    return probes
+
+
+def duplicate_header_alg(kit: RSKit) -> list[Probe]:
+    h = kit.header()
+    alg = h["alg"]
+    raw = json.dumps(h, separators=(",", ":"))[:-1] + ',"alg":"none"}'
+    from harness import forge
+    return [Probe(f'header alg twice ("{alg}" then "none"), signed with {alg}', kit.mint(kit.claims(), raw, alg=alg)),
+            Probe('header alg twice, empty signature', forge.jws(raw, kit.claims()))]
+
+
+def encode_claims_badly(kit: RSKit) -> list[Probe]:
+    c = json.dumps(kit.claims(), separators=(",", ":"))
+    h = json.dumps(kit.header(), separators=(",", ":"))
+    alg = kit.header()["alg"]
+    bad_utf8 = c[:-1].encode() + b',"x":"\xff\xfe"}'
+    return [Probe("payload in UTF-16LE", kit.mint(c.encode("utf-16-le"), alg=alg)),
+            Probe("payload in UTF-16 with BOM", kit.mint(c.encode("utf-16"), alg=alg)),
+            Probe("payload with a UTF-8 BOM", kit.mint(b"\xef\xbb\xbf" + c.encode(), alg=alg)),
+            Probe("payload with invalid UTF-8 bytes", kit.mint(bad_utf8, alg=alg)),
+            Probe("header in UTF-16LE", kit.mint(kit.claims(), h.encode("utf-16-le"), alg=alg))]
+
+
+def _needs_claim(kit: RSKit, name: str) -> None:
+    if name not in kit.claims():
+        raise NotApplicable(f"valid tokens carry no {name}")
+
+
+SCENARIOS = [
+    rs("time-exp-past", "An expired token (exp one hour ago) is rejected.", ("RFC7519-4.1.4", "RFC9068-4"), "critical",
+       expire_token, needs=MINT, family="time"),
+    rs("time-exp-leeway", "exp is honoured with at most a 30 s skew: 35 s past is rejected, 10 s ahead accepted.",
+       ("RFC7519-4.1.4", "RFC9068-4"), "high", move_expiry_around_leeway, needs=MINT, family="time"),
+    rs("time-exp-missing", "A token without exp is rejected.", ("RFC9068-2.2",), "high", drop_claim("exp"), needs=MINT,
+       family="time"),
+    rs("time-exp-type", "exp as a string, null, boolean, array, 1e400 or object is rejected without a 5xx.",
+       ("RFC7519-4.1.4",), "high", mistype_expiry, needs=MINT, family="time"),
+    rs("time-nbf-future", "A token not valid before an hour from now is rejected.", ("RFC7519-4.1.5",), "high",
+       set_future_nbf, needs=MINT, family="time"),
+    rs("time-nbf-now", "A token with nbf = now is accepted.", ("RFC7519-4.1.5",), "low", set_nbf_now,
+       expect=checks.ok, needs=MINT, family="time"),
+    rs("time-iat-missing", "A token without iat is rejected.", ("RFC9068-2.2",), "medium", drop_claim("iat"),
+       needs=MINT, family="time"),
+    rs("time-iat-future", "A token issued an hour in the future is rejected (recommended policy).",
+       ("RFC7519-4.1.6",), "low", set_future_iat, needs=MINT, family="time"),
+    rs("claims-required-missing", "Tokens without sub, client_id or jti (each in turn) are rejected.",
+       ("RFC9068-2.2", "RFC9068-4"), "high", drop_required_claims, needs=MINT, family="claims"),
+    rs("claims-type-confusion", "Claims of the wrong JSON type are rejected, signed or not, without a 5xx.",
+       ("RFC7519-4.1", "RFC9068-2.2"), "medium", confuse_claim_types, needs=MINT, family="claims"),
+    rs("claims-duplicate-member", "A claim given twice (valid value first) is never authorised on the first value.",
+       ("RFC7519-4",), "high", duplicate_claims, needs=MINT, family="claims"),
+    rs("claims-header-duplicate", 'A header with alg twice (then "none") is rejected.', ("RFC7515-4",), "high",
+       duplicate_header_alg, needs=MINT, family="claims"),
+    rs("claims-non-utf8", "Header or payload JSON in UTF-16, with a BOM or invalid UTF-8 is rejected.",
+       ("RFC8725-2.6", "RFC8725-3.7"), "medium", encode_claims_badly, needs=MINT, family="claims"),
+]

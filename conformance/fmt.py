@@ -1,0 +1,145 @@
+"""Catalog §5: token format and parsing (resource server). RFC 7515 §2/§7.1 (compact serialisation,
+base64url without padding), RFC 7519 §7.2 (validation steps), RFC 6750 §2.1 (b64token), draft 8725bis
+"Check JWT Format Type", CVE-2025-30204 (quadratic split on many dots).
+
+Malformed input must be refused with 401 invalid_token or 400 invalid_request, never a 5xx. CR and LF
+inside a header value cannot be sent at all (HTTP clients refuse them, RFC 9110 §5.5), so fmt-whitespace
+covers space and tab; the server-side CR/LF handling is the HTTP library's job.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+
+from harness import checks, forge
+from harness.mutations import rs
+from harness.rskit import RSKit
+from harness.scenario import Probe
+
+MALFORMED = checks.all_of(checks.invalid_request_or_token, checks.no_server_error)
+
+
+def _token(kit: RSKit) -> str:
+    """T0, or for targets with opaque tokens a JWT-shaped token signed by a random key (still three
+    base64url segments to take apart)."""
+    if "jwt" in kit.capabilities:
+        return kit.base_token()
+    return forge.hmac_token({"alg": "HS256", "typ": "at+jwt"}, {"sub": kit.profile.username or "x", "iat": 0},
+                            secrets.token_bytes(32))
+
+
+def raw_header(value: str) -> dict[str, str]:
+    """An Authorization header carrying exactly these characters (non-latin-1 sent as UTF-8 bytes)."""
+    return {"Authorization": value.encode("utf-8").decode("latin-1")}
+
+
+def vary_segment_count(kit: RSKit) -> list[Probe]:
+    h, p, s = forge.split(_token(kit))
+    return [Probe("h.p (one dot)", f"{h}.{p}", expect=MALFORMED),
+            Probe("h.p.s.x (four parts)", f"{h}.{p}.{s}.x", expect=MALFORMED),
+            Probe("h.p.s.x.y.z (six parts)", f"{h}.{p}.{s}.x.y.z", expect=MALFORMED),
+            Probe('"."', ".", expect=MALFORMED),
+            Probe('".."', "..", expect=MALFORMED),
+            Probe('"Bearer " with nothing', None, headers={"Authorization": "Bearer "},
+                  expect=checks.all_of(checks.no_server_error,
+                                       lambda o: [] if o.status in (400, 401) else [f"status {o.status}"]))]
+
+
+def loosen_base64(kit: RSKit) -> list[Probe]:
+    h, p, s = forge.split(_token(kit))
+    std = lambda x: x.replace("-", "+").replace("_", "/")  # noqa: E731
+    probes = [Probe("padded segments (=)", f"{h}{'=' * (-len(h) % 4) or '=='}.{p}{'=' * (-len(p) % 4) or '=='}."
+                                           f"{s}{'=' * (-len(s) % 4) or '=='}", expect=MALFORMED),
+              Probe("'*' inside the signature", f"{h}.{p}.{s[:10]}*{s[10:]}", expect=MALFORMED),
+              Probe("'%' inside the payload", f"{h}.{p[:10]}%{p[10:]}.{s}", expect=MALFORMED)]
+    if std(s) != s or std(p) != p:
+        probes.append(Probe("standard base64 alphabet (+ and /)", f"{std(h)}.{std(p)}.{std(s)}", expect=MALFORMED))
+    return probes
+
+
+def insert_whitespace(kit: RSKit) -> list[Probe]:
+    h, p, s = forge.split(_token(kit))
+    return [Probe(f"{name} inside the payload", None, headers=raw_header(f"Bearer {h}.{p[:8]}{ch}{p[8:]}.{s}"),
+                  expect=MALFORMED) for name, ch in (("space", " "), ("tab", "\t"))] + \
+           [Probe("tab inside the signature", None, headers=raw_header(f"Bearer {h}.{p}.{s[:6]}\t{s[6:]}"),
+                  expect=MALFORMED)]
+
+
+def break_json_shape(kit: RSKit) -> list[Probe]:
+    """Header/payload that decode to invalid JSON or to a non-object; validly signed when the harness can."""
+    header = kit.header() if "mint" in kit.capabilities else forge.header_of(_token(kit))
+    alg = header.get("alg", "HS256")
+    claims = kit.claims() if "mint" in kit.capabilities else forge.claims_of(_token(kit))
+
+    def make(h, p) -> str:
+        if "mint" in kit.capabilities:
+            return kit.mint(p, h, alg=alg)
+        sig = forge.split(_token(kit))[2]
+        return f"{forge.segment(h)}.{forge.segment(p)}.{sig}"
+
+    probes = []
+    for label, payload in (("invalid JSON", '{"sub":'), ("null", "null"), ("[]", "[]"), ('"x"', '"x"'),
+                           ("a number", "42"), ("empty", "")):
+        probes.append(Probe(f"payload decodes to {label}", make(header, payload), expect=MALFORMED))
+    for label, hdr in (("invalid JSON", '{"alg":'), ("null", "null"), ("[]", "[]"), ("a number", "1")):
+        probes.append(Probe(f"header decodes to {label}", make(hdr, claims), expect=MALFORMED))
+    probes.append(Probe("payload is not base64 JSON at all", make(header, b"\x00\x01\x02"), expect=MALFORMED))
+    return probes
+
+
+def add_braces_and_unicode(kit: RSKit) -> list[Probe]:
+    token = _token(kit)
+    h, p, s = forge.split(token)
+    claims_json = json.dumps(forge.claims_of(token), separators=(",", ":")) if token.count(".") == 2 and \
+        "jwt" in kit.capabilities else '{"sub":"x"}'
+    return [Probe("raw JSON payload instead of base64url", None, headers=raw_header(f"Bearer {h}.{claims_json}.{s}"),
+                  expect=MALFORMED),
+            Probe('a double quote in the signature', None, headers=raw_header(f'Bearer {h}.{p}.{s[:5]}"{s[5:]}'),
+                  expect=MALFORMED),
+            Probe("a non-ASCII letter (é) in the payload", None, headers=raw_header(f"Bearer {h}.{p[:6]}é{p[6:]}.{s}"),
+                  expect=MALFORMED),
+            Probe("full-width look-alike of the first header characters", None,
+                  headers=raw_header("Bearer " + "".join(chr(ord(c) + 0xFEE0) for c in h[:6]) + f"{h[6:]}.{p}.{s}"),
+                  expect=MALFORMED)]
+
+
+def _dos_check(obs) -> list[str]:
+    """Fast (< 5 s) 4xx; closing the connection on an oversized header is acceptable (bounded work)."""
+    problems = []
+    if obs.elapsed >= 5:
+        problems.append(f"took {obs.elapsed:.1f} s")
+    if obs.status is None:
+        if obs.error and "Timeout" in obs.error:
+            problems.append(f"no answer in time ({obs.error})")
+        return problems
+    if obs.status < 400 or obs.status >= 500:
+        problems.append(f"status {obs.status}, expected a fast 400/401/413/431")
+    return problems
+
+
+def inflate_token(kit: RSKit) -> list[Probe]:
+    h, _, s = forge.split(_token(kit))
+    deep = "[" * 10000 + "]" * 10000
+    mid = "[" * 1500 + "]" * 1500
+    return [Probe("Bearer + 1 MiB of '.'", "." * (1 << 20), expect=_dos_check),
+            Probe("a 1 MiB token", "A" * (1 << 20), expect=_dos_check),
+            Probe("payload JSON nested 10 000 deep", f"{h}.{forge.segment(deep)}.{s}", expect=_dos_check),
+            Probe("payload JSON nested 1 500 deep (fits an 8 KiB header)", f"{h}.{forge.segment(mid)}.{s}",
+                  expect=checks.all_of(MALFORMED, _dos_check)),
+            Probe("7 000 dots", "." * 7000, expect=checks.all_of(MALFORMED, _dos_check))]
+
+
+SCENARIOS = [
+    rs("fmt-segments", "Tokens with 2, 4, 6 or empty segments are refused (400/401), no 5xx.",
+       ("RFC7519-7.2", "RFC6750-2.1"), "medium", vary_segment_count, expect=MALFORMED, needs=("valid_token",)),
+    rs("fmt-base64-strict", "Padding, the standard base64 alphabet, '*' and '%' are refused.",
+       ("RFC7515-2", "draft-8725bis"), "medium", loosen_base64, expect=MALFORMED, needs=("valid_token",)),
+    rs("fmt-whitespace", "Spaces or tabs inside a segment are refused.", ("RFC7519-7.2",), "medium",
+       insert_whitespace, expect=MALFORMED, needs=("valid_token",)),
+    rs("fmt-json-shape", "Header/payload that decode to invalid JSON or a non-object are refused, no 5xx.",
+       ("RFC7519-7.2",), "medium", break_json_shape, expect=MALFORMED, needs=("jwt",)),
+    rs("fmt-braces-non-ascii", "Tokens containing braces, quotes or non-ASCII characters are refused.",
+       ("draft-8725bis",), "medium", add_braces_and_unicode, expect=MALFORMED, needs=("valid_token",)),
+    rs("fmt-dos-size", "Huge tokens, many dots and deeply nested JSON are refused fast, no 5xx.",
+       ("CVE-2025-30204",), "medium", inflate_token, expect=_dos_check, needs=("valid_token",)),
+]
