@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import pkce, redirect
+from conformance import pkce, redirect, token_endpoint
 from harness.client import new_session
 
-from .asharness import errors, failing, judge, as_target
-from .vulnerable_as import M2M_SECRET, Flaws, create_as
+from .asharness import as_target, errors, failing, judge, password_target
+from .vulnerable_as import M2M_SECRET, Flaws, PasswordFlaws, create_as, create_password_server
 
 
 async def verdicts_for(aiohttp_server, family, flaws: Flaws, **kw):
@@ -97,3 +97,75 @@ async def test_redirect_family_with_a_consent_page_and_a_query_in_the_registered
                                      "redir-lookalike", "redir-fragment"}
     finally:
         v.CLIENTS["frontend"]["redirect_uris"] = old
+
+
+# -- token endpoint ------------------------------------------------------------------------------------------
+TOKEN_CASES = [
+    (Flaws(), set()),
+    (Flaws(code_replay=True), {"tok-code-reuse", "tok-code-reuse-revokes", "tok-code-race"}),
+    (Flaws(code_reuse_no_revoke=True), {"tok-code-reuse-revokes"}),
+    (Flaws(code_race=True), {"tok-code-race"}),
+    (Flaws(code_not_client_bound=True), {"tok-code-wrong-client"}),
+    (Flaws(token_redirect_unchecked=True), {"tok-redirect-mismatch"}),
+    (Flaws(token_redirect_optional=True), {"tok-redirect-omitted"}),
+    (Flaws(garbage_code_500=True), {"tok-code-garbage"}),
+    (Flaws(client_auth_optional=True), {"tok-client-auth-missing"}),
+    # a 401 without WWW-Authenticate is wrong wherever it appears (RFC 6749 §5.2)
+    (Flaws(basic_no_challenge=True), {"tok-client-auth-bad-basic", "tok-client-auth-missing",
+                                      "tok-client-id-mismatch"}),
+    (Flaws(two_auth_methods_accepted=True), {"tok-client-auth-two-methods"}),
+    (Flaws(client_id_mismatch_accepted=True), {"tok-client-id-mismatch"}),
+    (Flaws(unsupported_grant_as_invalid_request=True), {"tok-grant-unsupported"}),
+    (Flaws(password_grant=True), {"tok-password-bcp", "tok-grant-unauthorized"}),
+    (Flaws(cc_public_allowed=True), {"tok-cc-public-client"}),
+    (Flaws(cc_refresh_token=True), {"tok-cc-no-refresh"}),
+    (Flaws(scope_unchecked=True), {"tok-scope-invalid"}),
+    (Flaws(token_get=True), {"tok-get"}),
+    (Flaws(token_duplicates_first_wins=True), {"tok-duplicate-param"}),
+    (Flaws(error_text_plain=True), {"tok-error-shape"}),
+    (Flaws(no_expires_in=True), {"tok-success-shape"}),
+]
+
+
+@pytest.mark.parametrize("flaws,expected", TOKEN_CASES,
+                         ids=[next((k for k, v in vars(f).items() if v), "secure") for f, _ in TOKEN_CASES])
+async def test_token_family_detects_exactly_its_flaw_on_an_authorization_server(aiohttp_server, flaws, expected):
+    """RFC 6749 §4.1.2: "The client MUST NOT use the authorization code more than once. If an authorization
+    code is used more than once, the authorization server MUST deny the request"; §5.2: a failed client
+    authentication "MUST respond with an HTTP 401 (Unauthorized) status code and include the
+    WWW-Authenticate response header field"."""
+    verdicts = await verdicts_for(aiohttp_server, token_endpoint, flaws)
+    assert errors(verdicts) == {}
+    assert failing(verdicts) == expected, {k: v.problems for k, v in verdicts.items() if v.verdict == "fail"}
+    assert {k for k, v in verdicts.items() if v.verdict == "not-applicable"} == {
+        "tok-password-wrong", "tok-password-enumeration", "tok-password-bruteforce"}
+
+
+PASSWORD_CASES = [
+    (PasswordFlaws(), set()),
+    (PasswordFlaws(no_throttle=True), {"tok-password-bruteforce"}),
+    (PasswordFlaws(enumeration=True), {"tok-password-enumeration"}),
+    (PasswordFlaws(duplicates_first_wins=True), {"tok-duplicate-param"}),
+    (PasswordFlaws(get_accepted=True), {"tok-get"}),
+    (PasswordFlaws(wrong_password_401=True), {"tok-password-wrong", "tok-password-enumeration"}),
+    (PasswordFlaws(unknown_scope_granted=True), {"tok-scope-invalid"}),
+    (PasswordFlaws(no_store_missing=True), set()),     # hyg-token-no-store's business, not this family's
+]
+
+
+@pytest.mark.parametrize("flaws,expected", PASSWORD_CASES,
+                         ids=[next((k for k, v in vars(f).items() if v), "secure") for f, _ in PASSWORD_CASES])
+async def test_token_family_detects_exactly_its_flaw_on_a_password_server(aiohttp_server, flaws, expected):
+    """RFC 6749 §4.3.2: "the authorization server MUST protect the endpoint against brute force attacks
+    (e.g., using rate-limitation or generating alerts)"; §5.2: a wrong resource owner password is
+    invalid_grant."""
+    server = await aiohttp_server(create_password_server(flaws), host="127.0.0.1")
+    target = password_target(str(server.make_url("")), scope="me items")
+    async with new_session() as session:
+        verdicts = await judge(token_endpoint.SCENARIOS, target, session)
+    assert errors(verdicts) == {}
+    assert failing(verdicts) == expected, {k: v.problems for k, v in verdicts.items() if v.verdict == "fail"}
+    applicable = {k for k, v in verdicts.items() if v.verdict != "not-applicable"}
+    assert applicable == {"tok-grant-unsupported", "tok-scope-invalid", "tok-get", "tok-duplicate-param",
+                          "tok-error-shape", "tok-success-shape", "tok-password-wrong", "tok-password-enumeration",
+                          "tok-password-bruteforce"}

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import html
 import itertools
+import json
 import re
 import secrets
 import time
@@ -73,7 +74,7 @@ class Flaws:
     scope_unchecked: bool = False             # unknown scopes granted at /token
     token_get: bool = False                   # GET /token works
     token_duplicates_first_wins: bool = False
-    error_text_plain: bool = False            # errors as text/plain with a CR/LF description
+    error_text_plain: bool = False            # JSON errors sent as text/plain, with a CR/LF description
     no_store_missing: bool = False
     no_expires_in: bool = False
     # refresh tokens (§9)
@@ -137,7 +138,9 @@ def token_json(request: web.Request, body: dict, status: int = 200, headers: dic
 
 def error_json(request: web.Request, exc: OAuthFail) -> web.Response:
     if request.app[FLAWS].error_text_plain:
-        return web.Response(status=exc.status, text=f"error: {exc.error}\r\nsee logs", headers=exc.headers)
+        body = json.dumps({"error": exc.error, "error_description": "failed:\r\nsee the logs"})
+        return web.Response(status=exc.status, text=body, content_type="text/plain",
+                            headers={**exc.headers, "Cache-Control": "no-store", "Pragma": "no-cache"})
     return token_json(request, {"error": exc.error, "error_description": exc.desc}, exc.status, exc.headers)
 
 
@@ -381,7 +384,8 @@ async def token(request: web.Request) -> web.Response:
         if grant == "client_credentials":
             if client["public"] and not flaws.cc_public_allowed:
                 raise OAuthFail("unauthorized_client")
-        elif grant not in client["grants"] and not (grant == "password" and flaws.password_grant):
+        elif grant not in client["grants"] and not (grant == "password" and flaws.password_grant) \
+                and not (grant == "authorization_code" and flaws.code_not_client_bound):  # no per-client grants
             raise OAuthFail("unauthorized_client")
         handler = {"authorization_code": _code_grant, "refresh_token": _refresh_grant,
                    "client_credentials": _cc_grant, "password": _password_grant}[grant]
