@@ -312,3 +312,22 @@ def test_open_store_selects_the_backend_from_the_url(tmp_path: Path):
     assert isinstance(s, SQLiteStore) and s.path == tmp_path / "x.db"
     assert isinstance(open_store(tmp_path, "redis://127.0.0.1:1/0"), RedisStore)
     assert isinstance(open_store(tmp_path, f"unix://{tmp_path}/redis.sock"), RedisStore)
+
+
+async def test_redis_store_leaves_nothing_behind_once_entries_expire(redis_server):
+    """Namespaces such as ``family:<id>`` come and go: once their entries expire, no key of theirs (value
+    or index) may stay in Redis, or a long-running proxy would leak memory."""
+    s = RedisStore(redis_server.url, prefix=unique_prefix())
+    try:
+        await s.put("family:abc", "jti-1", {"exp": 1}, ttl=0.2)
+        await s.put("family:abc", "jti-2", {"exp": 2}, ttl=0.3)
+        await s.add_event("login-user:x", 0.2)
+        await s.put("forever", "k", {"v": 1})
+        await s.put("forever", "short", {"v": 2}, ttl=0.1)
+        assert await s.redis.keys(s.prefix + "*")
+        await asyncio.sleep(1.6)  # the index outlives its last entry by at most one second
+        assert await s.redis.keys(s.prefix + "*kvidx:12:family:abc") == []
+        assert sorted(await s.redis.keys(s.prefix + "*")) == sorted([s._kv("forever", "k"), s._kvidx("forever")])
+        assert await s.redis.pttl(s._kvidx("forever")) == -1  # a persistent entry keeps its index
+    finally:
+        await s.close()

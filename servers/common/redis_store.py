@@ -62,6 +62,23 @@ if #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end
 return redis.call('HGETALL', KEYS[1])
 """
 
+# put with a TTL: the value, its index entry, and an index that lives as long as its longest-lived entry
+# (namespaces such as family:<id> come and go: their index must not outlive them).
+_PUT = """
+local ms = tonumber(ARGV[2])
+local now = tonumber(ARGV[4])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ms)
+redis.call('ZADD', KEYS[2], now + ms, ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4])
+local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if top[2] == 'inf' then
+  redis.call('PERSIST', KEYS[2])
+else
+  redis.call('PEXPIRE', KEYS[2], math.ceil(tonumber(top[2]) - now) + 1000)
+end
+return 1
+"""
+
 T = TypeVar("T")
 
 
@@ -132,6 +149,10 @@ class RedisStore:
         except ValueError as exc:  # a malformed URL: a configuration error, said in one line
             from .settings import ConfigError
             raise ConfigError(f"--store {self.safe_url}: {exc}") from exc
+        # EVALSHA, reloaded by redis-py if a restarted Redis has forgotten them.
+        self._add_user = self.redis.register_script(_ADD_USER)
+        self._update_user = self.redis.register_script(_UPDATE_USER)
+        self._put = self.redis.register_script(_PUT)
 
     # -- key names ------------------------------------------------------------------------------------
     def _user(self, username: str) -> str:
@@ -160,8 +181,8 @@ class RedisStore:
     @guarded
     async def add_user(self, user: User) -> None:
         flat = [x for kv in _encode_user(user).items() for x in kv]
-        added = await self.redis.eval(_ADD_USER, 2, self._user(user.username), f"{self.prefix}users",
-                                      user.username, *flat)
+        added = await self._add_user(keys=[self._user(user.username), f"{self.prefix}users"],
+                                     args=[user.username, *flat])
         if not added:
             raise KeyError(user.username)
 
@@ -174,7 +195,7 @@ class RedisStore:
         # only the changed fields are written, and never the username (the record's key).
         encoded = _encode_user(replace(User(username), **changes))
         flat = [x for k in changes if k != "username" for x in (k, encoded[k])]
-        raw = await self.redis.eval(_UPDATE_USER, 1, self._user(username), *flat)
+        raw = await self._update_user(keys=[self._user(username)], args=flat)
         if not raw:
             return None
         if isinstance(raw, dict):
@@ -196,15 +217,18 @@ class RedisStore:
     @guarded
     async def put(self, ns: str, key: str, value: dict, ttl: float | None = None) -> None:
         k, idx = self._kv(ns, key), self._kvidx(ns)
+        if ttl is not None and ttl > 0:
+            await self._put(keys=[k, idx], args=[json.dumps(value), max(1, int(ttl * 1000)), key,
+                                                 int(time.time() * 1000)])
+            return
         async with self.redis.pipeline(transaction=True) as pipe:
-            if ttl is not None and ttl <= 0:  # already expired: never visible
+            if ttl is not None:  # already expired: never visible
                 pipe.delete(k)
                 pipe.zrem(idx, key)
-            else:
-                ms = None if ttl is None else max(1, int(ttl * 1000))
-                pipe.set(k, json.dumps(value), px=ms)
-                pipe.zadd(idx, {key: float("inf") if ms is None else time.time() * 1000 + ms})
-                pipe.zremrangebyscore(idx, "-inf", f"({time.time() * 1000}")
+            else:  # no expiry: the index must not expire either
+                pipe.set(k, json.dumps(value))
+                pipe.zadd(idx, {key: float("inf")})
+                pipe.persist(idx)
             await pipe.execute()
 
     @guarded
