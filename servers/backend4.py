@@ -270,9 +270,12 @@ CORS_HEADERS = {"Access-Control-Allow-Methods": "GET", "Access-Control-Allow-Hea
                 "Access-Control-Max-Age": "600"}
 
 
-async def preflight(request: web.Request) -> web.Response:
-    """OPTIONS preflight: allowed origins get the methods/headers; others get no CORS headers (the
-    browser then blocks the request)."""
+@web.middleware
+async def preflight_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """CORS preflight (OPTIONS with Access-Control-Request-Method) on any path: allowed origins get the
+    methods/headers; others get no CORS headers (the browser then blocks the request)."""
+    if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
+        return await handler(request)
     resp = web.Response(status=204)
     if request.headers.get("Origin") in request.app[ORIGINS]:
         resp.headers.update(CORS_HEADERS)
@@ -369,7 +372,7 @@ def keyset_context(settings: Settings):
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = base_app(settings.max_body)
+    app = base_app(settings.max_body, extra_middlewares=(preflight_middleware,))
     app[SETTINGS] = settings
     app[ORIGINS] = frontend_origins(settings)
     keyset = RemoteKeySet(upstream_issuer(settings), settings.jwks_uri)
@@ -381,7 +384,6 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(add_cors_headers)
     defs = [web.get("/health", health)] + [web.get(path, h) for path, (_, h, _) in ROUTES.items()]
     add_routes(app, defs)
-    app.router.add_route("OPTIONS", "/{tail:.*}", preflight)
     document = openapi(settings)
     docs.add_docs(app, document, oauth={"clientId": DOCS_CLIENT_ID, "usePkceWithAuthorizationCodeGrant": True,
                                         "scopes": " ".join(SCOPES)})

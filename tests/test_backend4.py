@@ -112,7 +112,7 @@ class LocalIssuer:
     def claims(self, **overrides) -> dict:
         now = int(time.time())
         claims = {"iss": self.url, "sub": "johndoe", "aud": AUD, "iat": now, "exp": now + 300,
-                  "client_id": "frontend", "azp": "frontend", "gty": "authorization_code",
+                  "client_id": "frontend", "azp": "frontend", "gty": "authorization-code",
                   "scope": "me items", "jti": uuid.uuid4().hex}
         claims.update(overrides)
         return {k: v for k, v in claims.items() if v is not DROP}
@@ -188,7 +188,7 @@ async def test_valid_token_reads_what_the_token_says(issuer, start_backend4):
     body = await resp.json()
     assert body["username"] == "johndoe"
     assert (body["client_id"], body["azp"], body["gty"], body["scope"]) == (
-        "frontend", "frontend", "authorization_code", "me items")
+        "frontend", "frontend", "authorization-code", "me items")
     assert body["iss"] == issuer.url
     assert resp.headers["Cache-Control"] == "no-store"
 
@@ -682,3 +682,12 @@ async def test_cors_allows_the_frontend_origin_only(issuer, start_backend4):
     resp = await client.get("/users/me", headers={"Origin": "http://evil.example", **bearer(issuer.mint())})
     assert "Access-Control-Allow-Origin" not in resp.headers
     assert "Origin" in resp.headers["Vary"]
+
+
+async def test_unknown_path_is_404_json_and_post_is_405(issuer, start_backend4):
+    """Bad input gets a clear JSON error with the right status: an unknown path 404, a wrong method 405."""
+    client = await start_backend4(issuer.url)
+    resp = await client.get("/favicon.ico")
+    assert resp.status == 404 and (await resp.json())["error"] == "not_found"
+    resp = await client.post("/users/me", headers=bearer(issuer.mint()))
+    assert resp.status == 405 and (await resp.json())["error"] == "method_not_allowed"
