@@ -94,7 +94,7 @@ class OurServers:
         self.log = log
 
     def _start(self, name: str, extra: list[str]) -> None:
-        port = free_port()
+        port = self.ports.get(name) or free_port()
         d = self.tmp / name
         (d / "keys").mkdir(parents=True, exist_ok=True)
         os.chmod(d / "keys", 0o700)
@@ -109,14 +109,20 @@ class OurServers:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def start(self) -> None:
-        first = [n for n in self.names if n != "backend4"]
-        for name in first:
-            self._start(name, [])
-        self._wait(first)
+        """Start all but backend4 at once; backend4 as soon as oauth-proxy answers (it trusts that issuer
+        and would otherwise answer 503 until its background key fetch retries)."""
+        for name in self.names:
+            self.ports[name] = free_port()
+        for name in self.names:
+            if name != "backend4":
+                self._start(name, [])
         if "backend4" in self.names:
-            extra = ["--upstream-issuer", self.url("oauth-proxy")] if "oauth-proxy" in self.procs else []
+            extra = []
+            if "oauth-proxy" in self.names:
+                self._wait(["oauth-proxy"])
+                extra = ["--upstream-issuer", self.url("oauth-proxy")]
             self._start("backend4", extra)
-            self._wait(["backend4"])
+        self._wait(self.names)
 
     def _wait(self, names: list[str]) -> None:
         for name in names:
@@ -145,6 +151,11 @@ class OurServers:
                     res["secret_file"] = str(keys_dir / Path(res["secret_file"]).name)
                 if res.get("private_key_file"):
                     res["private_key_file"] = str(current_signing_key(keys_dir))
+            asd = data.get("authorization_server", {})
+            secret = self.tmp / name / "keys" / f"client-secret-{asd.get('confidential_client_id')}"
+            if isinstance(asd, dict) and asd.get("confidential_client_id") and secret.exists():
+                asd.pop("confidential_client_secret_env", None)
+                asd["confidential_client_secret"] = secret.read_text().strip()
             targets.append(profile_from_dict(data, path))
         return targets
 
@@ -162,7 +173,15 @@ class OurServers:
 
 
 def current_signing_key(keys_dir: Path) -> Path:
-    """oauth-proxy's current RS256 signing key: the newest ``oauth-proxy-rs256-*.pem`` in its keys dir."""
+    """oauth-proxy's current RS256 signing key: the one its index (oauth-proxy-jwks.json) names as signing,
+    else the newest ``*.pem`` in its keys dir."""
+    import json
+    try:
+        index = json.loads((keys_dir / "oauth-proxy-jwks.json").read_text())
+        entry = next(k for k in index["keys"] if k["kid"] == index["signing"])
+        return keys_dir / entry["file"]
+    except (OSError, ValueError, KeyError, StopIteration, TypeError):
+        pass
     pems = sorted(keys_dir.glob("*.pem"), key=lambda p: p.stat().st_mtime)
     if not pems:
         raise StartError(f"no RS256 key (*.pem) in {keys_dir}: oauth-proxy did not create one")

@@ -73,6 +73,7 @@ class RSKit:
         self.capabilities: set[str] = static_capabilities(target)
         self.hosted: HostedIssuer | None = None
         self.notes: list[str] = []
+        self.phase = "attacks"  # "before" / "attacks" / "after": set by the runner around the controls
 
     # -- set-up ----------------------------------------------------------------------------------------
     async def prepare(self) -> None:

@@ -279,6 +279,11 @@ class TargetRun:
             verdict, problems, ev, n, reason = await self.execute(s)
             return Result(s, self.target.name, verdict, problems, ev, reason, n, time.monotonic() - start)
 
+    def set_phase(self, phase: str) -> None:
+        """Controls can be lighter before the attacks (``kit.phase == "before"``) than after them."""
+        if self.rs is not None:
+            self.rs.phase = phase
+
     def record(self, result: Result) -> None:
         self.results[result.id] = result
         self.progress.update(result)
@@ -297,6 +302,7 @@ class TargetRun:
         disruptive = [s for s in applicable if not s.control and "disruptive" in s.tags]
         self.progress.add_total(len(controls))  # controls are reported once but run twice
 
+        self.set_phase("before")
         before = await asyncio.gather(*(self.run_one(s, "before") for s in controls))
         for r in before:
             self.progress.update(r)
@@ -312,7 +318,9 @@ class TargetRun:
         async def attack(s: Scenario) -> None:
             self.record(await self.run_one(s))
 
+        self.set_phase("attacks")
         await asyncio.gather(*(attack(s) for s in attacks))
+        self.set_phase("after")
         after = await asyncio.gather(*(self.run_one(s, "after") for s in controls))
         for b, a in zip(before, after):
             merged = Result(b.scenario, b.target, "pass", probes=b.probes + a.probes, duration=b.duration + a.duration)
