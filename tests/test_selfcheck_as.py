@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import pkce, redirect, token_endpoint
+from conformance import hygiene_as, pkce, redirect, refresh, token_endpoint
 from harness.client import new_session
 
 from .asharness import as_target, errors, failing, judge, password_target
@@ -169,3 +169,64 @@ async def test_token_family_detects_exactly_its_flaw_on_a_password_server(aiohtt
     assert applicable == {"tok-grant-unsupported", "tok-scope-invalid", "tok-get", "tok-duplicate-param",
                           "tok-error-shape", "tok-success-shape", "tok-password-wrong", "tok-password-enumeration",
                           "tok-password-bruteforce"}
+
+
+# -- refresh tokens ------------------------------------------------------------------------------------------
+REFRESH_CASES = [
+    (Flaws(), set()),
+    (Flaws(rt_not_client_bound=True), {"rt-other-client"}),
+    (Flaws(rt_scope_escalation=True), {"rt-scope-escalation"}),
+    (Flaws(rt_not_rotated=True), {"rt-public-client-protection"}),
+    (Flaws(rt_reuse_undetected=True), {"rt-rotation-reuse"}),
+    (Flaws(rt_family_not_revoked=True), {"rt-rotation-reuse"}),
+    (Flaws(rt_accepts_access_token=True), {"rt-kind-confusion"}),
+    (Flaws(rt_bad_chars=True), {"rt-charset"}),
+    (Flaws(no_store_missing=True), {"rt-response-headers"}),
+]
+
+
+@pytest.mark.parametrize("flaws,expected", REFRESH_CASES,
+                         ids=[next((k for k, v in vars(f).items() if v), "secure") for f, _ in REFRESH_CASES])
+async def test_refresh_family_detects_exactly_its_flaw(aiohttp_server, flaws, expected):
+    """RFC 6749 §10.4: "The authorization server MUST verify the binding between the refresh token and client
+    identity"; RFC 9700 §2.2.2: refresh tokens for public clients "MUST be sender-constrained or use refresh
+    token rotation"."""
+    verdicts = await verdicts_for(aiohttp_server, refresh, flaws)
+    assert errors(verdicts) == {}
+    assert failing(verdicts) == expected, {k: v.problems for k, v in verdicts.items() if v.verdict == "fail"}
+    if flaws.rt_not_rotated:   # nothing to replay: reported as not applicable, with the reason
+        assert verdicts["rt-rotation-reuse"].verdict == "not-applicable"
+        assert "does not rotate" in verdicts["rt-rotation-reuse"].reason
+
+
+# -- authorization-server hygiene ----------------------------------------------------------------------------
+HYGIENE_CASES = [
+    (Flaws(), set()),
+    (Flaws(no_store_missing=True), {"hyg-token-no-store"}),
+    (Flaws(no_frame_protection=True), {"hyg-clickjacking"}),
+    (Flaws(no_referrer_policy=True), {"hyg-referrer"}),
+    (Flaws(cors_authorize=True), {"hyg-no-cors-authz"}),
+    (Flaws(weak_codes=True), {"hyg-credential-entropy"}),
+]
+
+
+@pytest.mark.parametrize("flaws,expected", HYGIENE_CASES,
+                         ids=[next((k for k, v in vars(f).items() if v), "secure") for f, _ in HYGIENE_CASES])
+async def test_hygiene_family_detects_exactly_its_flaw(aiohttp_server, flaws, expected):
+    """RFC 6749 §5.1: token responses "MUST include the HTTP Cache-Control response header field with a value
+    of no-store"; RFC 9700 §4.16: the AS "MUST prevent clickjacking attacks"; RFC 9700 §2.6: "CORS MUST NOT be
+    supported at the Authorization Endpoint"; RFC 6749 §10.10: guessing probability "MUST be less than or
+    equal to 2^(-128)"."""
+    verdicts = await verdicts_for(aiohttp_server, hygiene_as, flaws)
+    assert errors(verdicts) == {}
+    assert failing(verdicts) == expected, {k: v.problems for k, v in verdicts.items() if v.verdict == "fail"}
+    assert verdicts["hyg-tls-only"].verdict == "not-applicable"     # 127.0.0.1 over http: local development
+
+
+async def test_hygiene_no_store_on_a_password_server(aiohttp_server):
+    """The password servers' token responses are held to RFC 6749 §5.1 too."""
+    for flaws, expected in ((PasswordFlaws(), set()), (PasswordFlaws(no_store_missing=True), {"hyg-token-no-store"})):
+        server = await aiohttp_server(create_password_server(flaws), host="127.0.0.1")
+        async with new_session() as session:
+            verdicts = await judge(hygiene_as.SCENARIOS, password_target(str(server.make_url(""))), session)
+        assert errors(verdicts) == {} and failing(verdicts) == expected

@@ -385,7 +385,8 @@ async def token(request: web.Request) -> web.Response:
             if client["public"] and not flaws.cc_public_allowed:
                 raise OAuthFail("unauthorized_client")
         elif grant not in client["grants"] and not (grant == "password" and flaws.password_grant) \
-                and not (grant == "authorization_code" and flaws.code_not_client_bound):  # no per-client grants
+                and not (grant == "authorization_code" and flaws.code_not_client_bound) \
+                and not (grant == "refresh_token" and flaws.rt_not_client_bound):  # no per-client grants
             raise OAuthFail("unauthorized_client")
         handler = {"authorization_code": _code_grant, "refresh_token": _refresh_grant,
                    "client_credentials": _cc_grant, "password": _password_grant}[grant]
