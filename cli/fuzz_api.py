@@ -123,8 +123,9 @@ def register_checks() -> None:
             return None
         sent = response.request
         with requests.Session() as session:
-            for label, auth, expect_error in (("without a token", None, None),
-                                              ("with a bogus token", "Bearer bogus-token-0000", "invalid_token")):
+            probes = (("without a token", None, None),
+                      ("with a bogus token", "Bearer bogus-token-0000", "invalid_token"))
+            for label, auth, expect_error in probes:
                 probe = sent.copy()
                 probe.headers.pop("Authorization", None)
                 if auth:
@@ -289,7 +290,8 @@ def password_token(base_url: str, username: str = "johndoe", password: str = "se
                              data=urllib.parse.urlencode(form).encode(),
                              headers={"Content-Type": "application/x-www-form-urlencoded"})
     if status != 200 or "access_token" not in body:
-        raise RuntimeError(f"could not obtain a token from {base_url}{token_url}: {status} {body.get('error')}")
+        error = body.get("error") if isinstance(body, dict) else None
+        raise RuntimeError(f"could not obtain a token from {base_url}{token_url}: {status} {error}")
     return body["access_token"]
 
 

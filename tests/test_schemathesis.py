@@ -96,7 +96,8 @@ def broken_api():
 def test_fuzzer_reports_server_errors_schema_violations_and_ignored_auth(broken_api):
     """The fuzz run must be able to fail: on an API broken on purpose it reports each kind of problem,
     including RFC 6750 §3.1 (a protected resource answers a request without a token with 401)."""
-    report = fuzz_api.fuzz_url(broken_api, api="broken", token="not-a-real-token", examples=EXAMPLES, seed=SEED)
+    report = fuzz_api.fuzz_url(broken_api, api="broken", token="not-a-real-token", examples=EXAMPLES,
+                               seed=SEED)
     found = {(f.operation, f.check) for f in report.findings}
     assert ("GET /crash", "not_a_server_error") in found
     assert ("GET /crash", "status_code_conformance") in found

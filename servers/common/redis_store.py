@@ -103,8 +103,8 @@ def guarded(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
         try:
             return await method(self, *args, **kwargs)
         except (rexc.ConnectionError, rexc.TimeoutError, OSError, TimeoutError) as exc:
-            raise TemporarilyUnavailable(f"redis store {self.safe_url} unreachable: "
-                                         f"{exc.__class__.__name__}: {exc}", retry_after=RETRY_AFTER) from None
+            reason = f"redis store {self.safe_url} unreachable: {exc.__class__.__name__}: {exc}"
+            raise TemporarilyUnavailable(reason, retry_after=RETRY_AFTER) from None
         except rexc.ResponseError as exc:
             if _unavailable_reply(exc):
                 raise TemporarilyUnavailable(f"redis store {self.safe_url} cannot serve: {exc}",

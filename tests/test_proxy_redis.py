@@ -1,0 +1,214 @@
+"""Several oauth-proxy instances on one Redis (issue 5 item 2): two real proxies (``run.py serve
+oauth-proxy --store redis://...``, same keys directory, same public URL as behind a load balancer) and one
+real throwaway redis-server. Every request below is sent to a chosen instance; the instances share
+nothing but Redis and the keys directory.
+
+- authorize on A, log in through B, redeem the code on B; a replay on A fails (and revokes the grant);
+- the same code redeemed concurrently at both: exactly one wins;
+- refresh on B after a rotation on A; reuse of the rotated token at B revokes the family everywhere;
+- failed logins are throttled across both instances;
+- a revocation at A is seen by introspection at B.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+from contextlib import ExitStack
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import pytest
+
+from servers.common import pkce
+
+from .conftest import free_port, live_server
+from .redis_util import RedisServer
+
+FRONTEND_CB = "http://127.0.0.1:8080/callback"  # the seeded public client's registered redirect URI
+
+
+@pytest.fixture
+def redis_srv(tmp_path):
+    """A fresh redis-server per test: proxies use the default key prefix, so tests must not share one."""
+    with RedisServer(tmp_path / "redis") as server:
+        yield server
+
+
+@pytest.fixture
+def proxies(tmp_path, redis_srv):
+    """Two oauth-proxy instances (A, B) on one Redis and one keys directory, one public URL. Each has a
+    data directory of its own, so Redis is the only state they share (besides the keys)."""
+    public = f"http://127.0.0.1:{free_port()}"  # the load balancer's address; nothing listens there
+    args = ("--store", redis_srv.url, "--public-url", public, "--keys-dir", str(tmp_path / "keys"))
+    with ExitStack() as stack:
+        dirs = [tmp_path / "a", tmp_path / "b"]
+        for d in dirs:
+            d.mkdir()
+        a = stack.enter_context(live_server("oauth-proxy", dirs[0], *args))  # A seeds clients and keys
+        b = stack.enter_context(live_server("oauth-proxy", dirs[1], *args))
+        yield a, b
+        for d in dirs:  # nothing went to a local SQLite store
+            assert not list(d.glob("data/*.sqlite3"))
+
+
+@pytest.fixture
+async def http():
+    # One browser: cookies are per host (both instances are 127.0.0.1, as behind one load balancer).
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        yield session
+
+
+def path_of(location: str) -> str:
+    p = urlsplit(location)
+    return p.path + ("?" + p.query if p.query else "")
+
+
+def query_of(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+async def start_authorization(http, base: str, verifier: str, state: str = "st-1") -> str:
+    """GET /authorize at ``base``; returns the path of the login page it sends the browser to."""
+    params = {"response_type": "code", "client_id": "frontend", "redirect_uri": FRONTEND_CB,
+              "code_challenge": pkce.s256(verifier), "code_challenge_method": "S256", "state": state,
+              "scope": "me items"}
+    async with http.get(base + "/authorize", params=params, allow_redirects=False) as resp:
+        assert resp.status == 302, await resp.text()
+        location = resp.headers["Location"]
+    assert "/login?" in location, location
+    return path_of(location)
+
+
+async def login_form(http, base: str, login_path: str) -> dict[str, str]:
+    async with http.get(base + login_path, allow_redirects=False) as resp:
+        assert resp.status == 200, await resp.text()
+        page = await resp.text()
+    return {"request": re.search(r'name="request" value="([^"]+)"', page).group(1),
+            "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)}
+
+
+async def submit_login(http, base: str, form: dict, password: str = "secret"):
+    data = {**form, "username": "johndoe", "password": password}
+    return await http.post(base + "/login", data=data, allow_redirects=False)
+
+
+async def code_via(http, authorize_at: str, form_at: str, submit_at: str, verifier: str) -> str:
+    """Authorize at one instance, load the login form from another, submit it at a third."""
+    form = await login_form(http, form_at, await start_authorization(http, authorize_at, verifier))
+    async with await submit_login(http, submit_at, form) as resp:
+        assert resp.status == 303, await resp.text()
+        got = query_of(resp.headers["Location"])
+    assert got["state"] == "st-1" and got["code"]
+    return got["code"]
+
+
+async def token_request(http, base: str, **form) -> tuple[int, dict]:
+    async with http.post(base + "/token", data=form) as resp:
+        assert resp.headers["Cache-Control"] == "no-store"
+        return resp.status, await resp.json()
+
+
+async def redeem(http, base: str, code: str, verifier: str) -> tuple[int, dict]:
+    return await token_request(http, base, grant_type="authorization_code", code=code, code_verifier=verifier,
+                               client_id="frontend", redirect_uri=FRONTEND_CB)
+
+
+async def refresh(http, base: str, rt: str) -> tuple[int, dict]:
+    return await token_request(http, base, grant_type="refresh_token", refresh_token=rt, client_id="frontend")
+
+
+def m2m_auth(tmp_path) -> dict[str, str]:
+    secret = (tmp_path / "keys" / "client-secret-m2m").read_text().strip()
+    return {"Authorization": "Basic " + base64.b64encode(f"m2m:{secret}".encode()).decode()}
+
+
+async def introspect(http, base: str, token: str, tmp_path) -> dict:
+    async with http.post(base + "/introspect", data={"token": token}, headers=m2m_auth(tmp_path)) as resp:
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+
+# -- codes ------------------------------------------------------------------------------------------------
+async def test_code_from_instance_a_is_redeemed_at_b_and_its_replay_at_a_fails(proxies, http, tmp_path):
+    """RFC 6749 §4.1.2: the code "MUST NOT be used more than once. If an authorization code is used more
+    than once, the authorization server MUST deny the request and SHOULD revoke (when possible) all
+    tokens previously issued based on that authorization code" - across instances."""
+    a, b = proxies
+    verifier = pkce.new_verifier()
+    code = await code_via(http, a, b, a, verifier)  # login session and pending request live in Redis
+
+    status, tokens = await redeem(http, b, code, verifier)
+    assert status == 200, tokens
+    assert tokens["token_type"] == "Bearer" and tokens["refresh_token"]
+    assert (await introspect(http, a, tokens["access_token"], tmp_path))["active"] is True
+
+    status, body = await redeem(http, a, code, verifier)
+    assert (status, body["error"]) == (400, "invalid_grant")
+    # The replay revoked what the first redemption issued, at both instances.
+    assert (await introspect(http, b, tokens["access_token"], tmp_path))["active"] is False
+    status, body = await refresh(http, a, tokens["refresh_token"])
+    assert (status, body["error"]) == (400, "invalid_grant")
+
+
+async def test_a_code_redeemed_concurrently_at_both_instances_wins_once(proxies, http):
+    """RFC 6749 §4.1.2 "MUST NOT be used more than once", under a race: of 10 concurrent redemptions of
+    one code, alternating between A and B, at most one gets tokens. (Zero is right too: a replay seen
+    while the first redemption is still issuing revokes the grant, "SHOULD revoke ... all tokens
+    previously issued based on that authorization code".)"""
+    a, b = proxies
+    verifier = pkce.new_verifier()
+    code = await code_via(http, a, a, b, verifier)
+    results = await asyncio.gather(*(redeem(http, (a, b)[i % 2], code, verifier) for i in range(10)))
+    statuses = sorted(status for status, _ in results)
+    assert statuses in ([400] * 10, [200] + [400] * 9), statuses
+    assert {body["error"] for status, body in results if status == 400} == {"invalid_grant"}
+
+
+# -- refresh tokens ---------------------------------------------------------------------------------------
+async def test_refresh_at_b_after_rotation_at_a_and_reuse_revokes_the_family(proxies, http, tmp_path):
+    """RFC 9700 §4.14.2: refresh token rotation; "If a refresh token is compromised and subsequently used
+    by both the attacker and the legitimate client, one of them will present an invalidated refresh
+    token, which will inform the authorization server of the breach" - wherever it is presented."""
+    a, b = proxies
+    verifier = pkce.new_verifier()
+    status, t0 = await redeem(http, a, await code_via(http, a, a, a, verifier), verifier)
+    assert status == 200
+
+    status, t1 = await refresh(http, a, t0["refresh_token"])  # rotation at A
+    assert status == 200 and t1["refresh_token"] != t0["refresh_token"]
+    status, t2 = await refresh(http, b, t1["refresh_token"])  # the rotated token works at B
+    assert status == 200 and t2["refresh_token"] not in (t0["refresh_token"], t1["refresh_token"])
+
+    status, body = await refresh(http, b, t1["refresh_token"])  # reuse of a rotated token, at B
+    assert (status, body["error"]) == (400, "invalid_grant")
+    status, body = await refresh(http, a, t2["refresh_token"])  # ... revoked the family for A too
+    assert (status, body["error"]) == (400, "invalid_grant")
+    assert (await introspect(http, a, t2["access_token"], tmp_path))["active"] is False
+
+
+async def test_revocation_at_a_is_seen_at_b(proxies, http, tmp_path):
+    """RFC 7009 §2.2: after revocation the token is invalid - also for the instance that did not revoke
+    it (RFC 7662 introspection at B says inactive)."""
+    a, b = proxies
+    verifier = pkce.new_verifier()
+    status, t = await redeem(http, b, await code_via(http, b, b, b, verifier), verifier)
+    assert status == 200
+    async with http.post(a + "/revoke", data={"token": t["access_token"], "client_id": "frontend"}) as resp:
+        assert resp.status == 200, await resp.text()
+    assert (await introspect(http, b, t["access_token"], tmp_path))["active"] is False
+
+
+# -- throttling -------------------------------------------------------------------------------------------
+async def test_failed_logins_are_throttled_across_instances(proxies, http):
+    """RFC 6749 §4.3.2 / RFC 9700 §4.7: the AS MUST protect against brute force. Five failures spread over
+    A and B exhaust the limit at both; even the right password is then refused with 429 + Retry-After."""
+    a, b = proxies
+    form = await login_form(http, a, await start_authorization(http, a, pkce.new_verifier()))
+    for i in range(5):
+        async with await submit_login(http, (a, b)[i % 2], form, password=f"wrong-{i}") as resp:
+            assert resp.status == 401, (i, await resp.text())
+    for base in (a, b):
+        async with await submit_login(http, base, form) as resp:
+            assert resp.status == 429, await resp.text()
+            assert int(resp.headers["Retry-After"]) >= 1
