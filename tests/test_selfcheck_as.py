@@ -8,6 +8,7 @@ import pytest
 from conformance import hygiene_as, pkce, redirect, refresh, token_endpoint
 from harness.client import new_session
 
+from .conftest import live_server
 from .asharness import as_target, errors, failing, judge, password_target
 from .vulnerable_as import M2M_SECRET, Flaws, PasswordFlaws, create_as, create_password_server
 
@@ -230,3 +231,38 @@ async def test_hygiene_no_store_on_a_password_server(aiohttp_server):
         async with new_session() as session:
             verdicts = await judge(hygiene_as.SCENARIOS, password_target(str(server.make_url(""))), session)
         assert errors(verdicts) == {} and failing(verdicts) == expected
+
+
+# -- our own servers: zero findings -------------------------------------------------------------------------------
+AS_FAMILIES = (pkce, redirect, token_endpoint, refresh, hygiene_as)
+ALL_AS_SCENARIOS = [s for family in AS_FAMILIES for s in family.SCENARIOS]
+
+
+async def test_oauth_proxy_has_zero_findings(tmp_path):
+    """Issue 4, "Done when": a full run against our own servers with zero findings. Every AS row that
+    applies to oauth-proxy passes; the rest are not applicable for a stated reason."""
+    with live_server("oauth-proxy", tmp_path) as base:
+        secret = (tmp_path / "keys" / "client-secret-m2m").read_text().strip()
+        target = as_target(base, name="oauth-proxy", confidential=("m2m", secret))
+        async with new_session() as session:
+            verdicts = await judge(ALL_AS_SCENARIOS, target, session)
+    assert errors(verdicts) == {}
+    assert failing(verdicts) == set(), {k: v.problems for k, v in verdicts.items() if v.verdict == "fail"}
+    assert {k for k, v in verdicts.items() if v.verdict == "not-applicable"} == {
+        "redir-query-mismatch", "tok-password-wrong", "tok-password-enumeration", "tok-password-bruteforce",
+        "hyg-tls-only"}
+
+
+@pytest.mark.parametrize("name,scope", [("backend", ""), ("backend2", ""), ("backend3", "me items")])
+async def test_password_servers_have_zero_findings(tmp_path, name, scope):
+    """RFC 6749 §4.3.2 / §5.1 / §5.2 on backend, backend2, backend3: wrong passwords are invalid_grant, an
+    unknown user looks the same, brute force gets 429 with Retry-After, token responses are no-store."""
+    with live_server(name, tmp_path) as base:
+        async with new_session() as session:
+            verdicts = await judge(ALL_AS_SCENARIOS, password_target(base, name=name, scope=scope), session)
+    assert errors(verdicts) == {}
+    assert failing(verdicts) == set(), {k: v.problems for k, v in verdicts.items() if v.verdict == "fail"}
+    applicable = {k for k, v in verdicts.items() if v.verdict == "pass"}
+    expected = {"tok-grant-unsupported", "tok-get", "tok-duplicate-param", "tok-error-shape", "tok-success-shape",
+                "tok-password-wrong", "tok-password-enumeration", "tok-password-bruteforce", "hyg-token-no-store"}
+    assert applicable == (expected | {"tok-scope-invalid"} if scope else expected)
