@@ -163,13 +163,21 @@ class Progress:
             self.stream.flush()
 
 
+ASKIT_IMPORT_ERROR: list[str] = []
+
+
 def _load_askit() -> Any:
+    """harness/askit.py (the authorization-server half) if it is installed and importable. A broken one
+    does not stop the resource-server half: its scenarios become not-applicable with the import error."""
     try:
         return importlib.import_module("harness.askit")
     except ImportError as exc:
-        if exc.name in ("harness.askit",):
-            return None
-        raise
+        if exc.name != "harness.askit":
+            ASKIT_IMPORT_ERROR[:] = [f"{type(exc).__name__}: {exc}"]
+        return None
+    except Exception as exc:  # noqa: BLE001 - e.g. a SyntaxError while someone edits it
+        ASKIT_IMPORT_ERROR[:] = [f"{type(exc).__name__}: {exc}"]
+        return None
 
 
 class TargetRun:
@@ -293,8 +301,10 @@ class TargetRun:
         for s in self.scenarios:
             missing = self.missing(s)
             if missing:
-                self.record(Result(s, self.target.name, "not-applicable",
-                                   reason="; ".join(NEED_REASONS.get(m, f"needs {m}") for m in missing)))
+                reason = "; ".join(NEED_REASONS.get(m, f"needs {m}") for m in missing)
+                if "askit" in missing and ASKIT_IMPORT_ERROR:
+                    reason += f" (importing it failed: {ASKIT_IMPORT_ERROR[0]})"
+                self.record(Result(s, self.target.name, "not-applicable", reason=reason))
             else:
                 applicable.append(s)
         controls = [s for s in applicable if s.control]
