@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from urllib.parse import urlsplit
 
-from harness.aschecks import analysis, expect_facts, expect_no_store, header, json_body
+from harness.aschecks import analysis, expect_facts, expect_no_store, header
 from harness.askit import NotApplicable, require_tokens
 from harness.client import send
 from harness.scenario import Observation, Scenario

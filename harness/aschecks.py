@@ -264,8 +264,8 @@ def expect_throttled() -> Check:
             return []
         if obs.status in (429, 503):
             return [f"{obs.status} without Retry-After"]
-        return [f"still answering {obs.status} {json_body(obs).get('error', '')} after the attempts in the label:"
-                " no throttling or lockout"]
+        return [f"still {obs.status} {json_body(obs).get('error', '')} at the last attempt: no throttling or "
+                "lockout"]
     return check
 
 

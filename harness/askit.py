@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import secrets
 import string
 from dataclasses import dataclass, field, replace
@@ -178,7 +177,21 @@ async def discover(session: aiohttp.ClientSession, issuer: str) -> tuple[dict, O
                       f"{last.status if last else '-'} at {last.url if last else '-'})")
 
 
-# -- capabilities --------------------------------------------------------------------------------------------
+# -- capabilities ------------------------------------------------------------------------------------------
+# Why a scenario needing a capability is not applicable (for the runner's reasons and the reports).
+NEED_REASONS = {
+    "authorization_code": "the profile describes no authorization endpoint and login ([authorization_server])",
+    "login": "the profile names no username/password for the login form",
+    "refresh_token": "the authorization server issues no refresh tokens",
+    "confidential_client": "the profile names no confidential client (confidential_client_id/_secret)",
+    "client_credentials": "the profile names no confidential client (confidential_client_id/_secret)",
+    "scopes": "the profile's scope is empty",
+    "multi_scope": "the profile's scope has fewer than two values",
+    "redirect_uri_query": "the profile's redirect_uri has no query component",
+    "password_scopes": "the password grant's profile has no scope",
+}
+
+
 def capabilities(target: Any) -> set[str]:
     """What the profile lets the AS scenarios do (metadata-dependent conditions are checked in ``mutate``,
     which raises NotApplicable)."""
@@ -455,5 +468,5 @@ async def build_kit(target: Any, session: aiohttp.ClientSession) -> ASKit:
 
 
 __all__ = ["ASKit", "Authorization", "Pkce", "RFC7636_PAIR", "RFC7636_VERIFIER", "RFC7636_CHALLENGE", "AUTO",
-           "NotApplicable", "SetupFailed", "Unreachable", "build_kit", "capabilities", "discover", "new_verifier",
+           "NEED_REASONS", "NotApplicable", "SetupFailed", "Unreachable", "build_kit", "capabilities", "discover", "new_verifier",
            "s256", "require_tokens", "basic_auth"]

@@ -21,18 +21,18 @@ session cookies: both are masked before anything is recorded.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import aiohttp
 from yarl import URL
 
-from .client import BODY_LIMIT
+from .client import BODY_LIMIT, all_values, first_values
 from .scenario import Observation
 
 PAGE_LIMIT = 1 << 20        # read at most 1 MiB of a page to parse it
@@ -246,20 +246,17 @@ async def fetch(session: aiohttp.ClientSession, method: str, url: str, *, jar: O
             raw = await resp.content.read(PAGE_LIMIT)
             text = raw.decode(resp.charset or "utf-8", "replace")
             jar.store(url, resp.headers.getall("Set-Cookie", []))
-            resp_headers: dict[str, str] = {}
-            for k, v in resp.headers.items():
-                resp_headers.setdefault(k, v)
+            resp_headers = first_values(resp.headers)
             parsed = None
             if resp.content_type == "application/json":
                 try:
-                    import json
                     parsed = json.loads(text)
                 except ValueError:
                     parsed = None
             obs = Observation(label=label, method=method, url=url, request_headers=shown_headers,
                               request_body=shown_body if shown_body is not None else data, status=resp.status,
                               headers=resp_headers, body=text[:BODY_LIMIT], elapsed=time.monotonic() - start,
-                              json=parsed)
+                              json=parsed, header_lists=all_values(resp.headers))
             return obs, text
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
         obs = Observation(label=label, method=method, url=url, request_headers=shown_headers,
