@@ -71,6 +71,7 @@ class FuzzReport:
     cases: int = 0
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    statuses: dict[str, set[int]] = field(default_factory=dict)  # operation label -> statuses seen
 
     @property
     def clean(self) -> bool:
@@ -101,6 +102,20 @@ def _operation_requires_auth(case) -> bool:
     if security is None:
         security = case.operation.schema.raw_schema.get("security") or []
     return bool(security) and all(req for req in security)
+
+
+def protected_operations(document: dict) -> list[str]:
+    """Labels ("GET /users/me") of the operations whose security requirement is non-empty and mandatory."""
+    top = document.get("security") or []
+    out = []
+    for path, item in (document.get("paths") or {}).items():
+        for method, op in item.items():
+            if method.lower() not in ("get", "put", "post", "delete", "patch", "head", "options", "trace"):
+                continue
+            security = op.get("security", top) if isinstance(op, dict) else top
+            if security and all(security):
+                out.append(f"{method.upper()} {path}")
+    return out
 
 
 def register_checks() -> None:
@@ -183,6 +198,9 @@ def fuzz_url(base_url: str, *, api: str = "", token: str | None = None, examples
             for event in from_schema(schema).execute():
                 if isinstance(event, ev.ScenarioFinished):
                     report.cases += len(event.recorder.cases)
+                    seen = report.statuses.setdefault(event.recorder.label, set())
+                    seen.update(i.response.status_code for i in event.recorder.interactions.values()
+                                if i.response is not None)
                     _collect(report, event.recorder, token, Status)
                 elif isinstance(event, ev.NonFatalError):
                     report.errors.append(_redact(f"{event.label}: {event.info.title}: {event.info.message}",
@@ -194,6 +212,12 @@ def fuzz_url(base_url: str, *, api: str = "", token: str | None = None, examples
                         report.findings.append(Finding(failure.operation or "-", "after_run", failure.title,
                                                        _redact(failure.message, token)))
             report.operations = sum(1 for r in schema.get_all_operations() if r.ok() is not None)
+            if token:
+                for label in protected_operations(schema.raw_schema):
+                    seen = sorted(report.statuses.get(label, ()))
+                    if not any(200 <= st < 300 for st in seen):
+                        report.errors.append(f"{label}: our token was never accepted, so missing-auth "
+                                             f"could not be checked (statuses {seen})")
         finally:
             os.chdir(cwd)
     return report
@@ -295,8 +319,30 @@ def password_token(base_url: str, username: str = "johndoe", password: str = "se
     return body["access_token"]
 
 
+def client_credentials_token(issuer: str, keys_dir: Path, resource: str, scope: str = "me items") -> str:
+    """A token from oauth-proxy's client_credentials grant (RFC 6749 §4.4) for its seeded ``m2m`` client,
+    whose secret the proxy wrote to ``keys_dir/client-secret-m2m`` on first start."""
+    import base64
+    secret = (keys_dir / "client-secret-m2m").read_text().strip()
+    basic = base64.b64encode(f"m2m:{secret}".encode()).decode()
+    status, body = _get_json(issuer + "/token", data=urllib.parse.urlencode(
+        {"grant_type": "client_credentials", "scope": scope, "resource": resource}).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {basic}"})
+    if status != 200 or "access_token" not in body:
+        error = body.get("error") if isinstance(body, dict) else None
+        raise RuntimeError(f"could not obtain a client_credentials token from {issuer}: {status} {error}")
+    return body["access_token"]
+
+
+def has_openapi(base_url: str) -> bool:
+    try:
+        return _get_json(base_url + "/openapi.json")[0] == 200
+    except OSError:
+        return False
+
+
 PASSWORD_SERVERS = ("backend", "backend2", "backend3")
-FUZZABLE = PASSWORD_SERVERS
+FUZZABLE = (*PASSWORD_SERVERS, "backend4", "oauth-proxy")
 
 
 @contextlib.contextmanager
@@ -305,6 +351,19 @@ def running_api(name: str, directory: Path) -> Iterator[tuple[str, str | None]]:
     if name in PASSWORD_SERVERS:
         with serve(name, directory) as base:
             yield base, password_token(base)
+        return
+    if name == "oauth-proxy":
+        # The proxy's own protected routes (if any) take client credentials; its token comes from itself.
+        resource = f"http://127.0.0.1:{_free_port()}"
+        with serve("oauth-proxy", directory, "--resource-url", resource) as base:
+            yield base, client_credentials_token(base, directory / "keys", resource)
+        return
+    if name == "backend4":
+        port = _free_port()
+        resource = f"http://127.0.0.1:{port}"
+        with serve("oauth-proxy", directory, "--resource-url", resource) as issuer, \
+                serve("backend4", directory, "--upstream-issuer", issuer, port=port) as base:
+            yield base, client_credentials_token(issuer, directory / "keys", resource)
         return
     raise ValueError(f"no fuzz set-up for {name!r}")
 
@@ -316,6 +375,8 @@ def fuzz_api(name: str, *, examples: int = DEFAULT_EXAMPLES, seed: int = DEFAULT
         if directory is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"oauthlab-{name}-")))
         with running_api(name, directory) as (base, token):
+            if not has_openapi(base):
+                raise RuntimeError(f"{name} serves no /openapi.json yet: nothing to fuzz")
             return fuzz_url(base, api=name, token=token, examples=examples, seed=seed)
 
 
