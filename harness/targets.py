@@ -141,7 +141,7 @@ class _Fields:
         value = self.data[name]
         if kind is int and isinstance(value, bool) or not isinstance(value, kind):
             expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise self.fail(name, f"must be a {_toml_type(expected)}, got {value!r}")
+            raise self.fail(name, f"must be of type {_toml_type(expected)}, got {value!r}")
         if isinstance(value, str) and required and not value.strip():
             raise self.fail(name, "must not be empty")
         return value

@@ -1,0 +1,93 @@
+"""Reports: JSON with a stable schema (schema_version), JUnit XML that parses (one testcase per scenario per
+target), a Markdown checklist a reviewer can sign, single-file HTML; no secret or full token anywhere."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+from harness import checks, reporters
+from harness.evidence import evidence, scrub, shorten
+from harness.runner import Result, RunReport, TargetInfo
+from harness.scenario import Observation, Scenario
+
+TOKEN = "eyJhbGciOiJIUzI1NiJ9." + "eyJzdWIiOiJqb2huZG9lIn0" * 10 + ".c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl"
+SECRET = "s3cr3t-value-that-must-never-appear"
+
+
+def scenario(id: str, control: bool = False) -> Scenario:
+    return Scenario(id=id, summary=f"summary of {id}", refs=("RFC9068-4",), applies_to="resource-server",
+                    severity="critical", mutate=lambda kit: [], expect=checks.invalid_token, family=id.split("-")[0],
+                    control=control)
+
+
+def sample_report() -> RunReport:
+    obs = Observation(label="alg=none", method="GET", url=f"http://127.0.0.1:1/users/me?access_token={TOKEN}",
+                      request_headers={"Authorization": f"Bearer {TOKEN}"}, request_body=f"password={SECRET}",
+                      status=200, headers={"Content-Type": "application/json"},
+                      body=json.dumps({"token": TOKEN, "echo": SECRET}))
+    ev = evidence(obs, [SECRET], ["status 200, expected 401"])
+    results = [Result(scenario("sig-alg-none"), "demo", "fail", ["alg=none: status 200, expected 401"], [ev], "", 1, 0.01),
+               Result(scenario("sig-valid-hs256-control", True), "demo", "pass", probes=2),
+               Result(scenario("aud-mismatch"), "demo", "not-applicable", reason="needs mint"),
+               Result(scenario("time-exp-past"), "demo", "error", reason="RuntimeError: boom")]
+    return RunReport(results, [TargetInfo("demo", "resource-server", "http://127.0.0.1:1")], 1.7e9, 1.5, 8, [SECRET])
+
+
+def all_formats(report: RunReport) -> dict[str, str]:
+    return {f: reporters.render(f, report, {"sig-jwe-x": "reason"}) for f in reporters.FORMATS}
+
+
+def test_tokens_are_shortened_like_the_spec_says():
+    """Evidence shows tokens as eyJhbGci…x9Q (312 chars)."""
+    assert shorten(TOKEN) == f"{TOKEN[:8]}…{TOKEN[-3:]} ({len(TOKEN)} chars)"
+    assert TOKEN not in scrub(f"Bearer {TOKEN}")
+
+
+def test_no_secret_or_full_token_in_any_report():
+    """No report carries a full token or a profile secret."""
+    for fmt, out in all_formats(sample_report()).items():
+        assert TOKEN not in out, fmt
+        assert SECRET not in out, fmt
+        assert "eyJhbGci" in out or fmt == "text", fmt
+
+
+def test_json_schema_is_stable():
+    """schema_version 1 with the documented top-level and per-result fields."""
+    d = json.loads(reporters.to_json(sample_report(), {"sig-jwe-x": "reason"}))
+    assert d["schema_version"] == 1
+    assert set(d) >= {"tool", "started", "duration_s", "jobs", "exit_code", "summary", "targets", "results",
+                      "not_applicable_rows"}
+    assert d["summary"] == {"pass": 1, "fail": 1, "error": 1, "not-applicable": 1} and d["exit_code"] == 1
+    r = d["results"][0]
+    assert set(r) == {"target", "id", "family", "summary", "refs", "applies_to", "severity", "control", "verdict",
+                      "reason", "problems", "evidence", "probes", "duration_ms"}
+    assert set(r["evidence"][0]) == {"label", "request", "response", "problems"}
+    assert set(r["evidence"][0]["response"]) == {"status", "headers", "body_excerpt", "elapsed_ms", "error"}
+
+
+def test_junit_parses_with_one_testcase_per_scenario():
+    """JUnit XML loads with xml.etree; fail -> <failure>, error -> <error>, n/a -> <skipped>."""
+    root = ET.fromstring(reporters.to_junit(sample_report()))
+    suite = root.find("testsuite")
+    assert suite.get("name") == "demo" and suite.get("tests") == "4"
+    cases = suite.findall("testcase")
+    assert len(cases) == 4
+    kinds = {c.get("name").split()[0]: [e.tag for e in c if e.tag != "properties"] for c in cases}
+    assert kinds == {"sig-alg-none": ["failure"], "sig-valid-hs256-control": [], "aud-mismatch": ["skipped"],
+                     "time-exp-past": ["error"]}
+
+
+def test_markdown_checklist_boxes_refs_evidence_and_signoff():
+    """- [x] for passes, - [ ] for failures with RFC refs and evidence, grouped by family, sign-off at the end."""
+    md = reporters.to_markdown(sample_report(), {"sig-jwe-x": "reason"})
+    assert "- [x] **sig-valid-hs256-control**" in md
+    assert "- [ ] **sig-alg-none** — **FAIL (critical)**" in md and "_(RFC9068-4)_" in md
+    assert "### 1. Signature and algorithm" in md and "### 3. Claims and time" in md
+    assert "HTTP 200" in md and "```http" in md
+    assert md.index("## Sign-off") > md.index("sig-alg-none") and "| Reviewer |" in md
+
+
+def test_html_is_one_file_with_summary_first():
+    html = reporters.to_html(sample_report(), {})
+    assert html.startswith("<!doctype html>") and "<script" not in html and "<link" not in html
+    assert html.index("Findings need attention") < html.index("sig-alg-none")
