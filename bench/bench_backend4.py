@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import sys
 import time
 import urllib.request
@@ -37,6 +38,26 @@ def m2m_token(proxy: str, keys_dir: Path, scope: str = "me") -> str:
                                  headers={"Authorization": f"Basic {basic}"}, method="POST")
     with urllib.request.urlopen(req) as r:
         return json.load(r)["access_token"]
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def measure(url: str, headers: dict, pid: int, **kw):
+    """One load run, plus the server's CPU microseconds per request (steadier than req/s when neighbours
+    share the cores: it counts only what the server itself spent)."""
+    before = cpu_seconds(pid)
+    result = load(url, headers, **kw)
+    after = cpu_seconds(pid)
+    cpu_us = (after - before) / result.requests * 1e6 if before is not None and after is not None and \
+        result.requests else float("nan")
+    return result, cpu_us
 
 
 def cold_verifications_per_second(n: int = 400) -> float:
@@ -77,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--python-load", action="store_true", help="use the Python load generator even if wrk exists")
     args = p.parse_args(argv)
     with server("oauth-proxy", env={"OAUTHLAB_BCRYPT_ROUNDS": "4"}) as (proxy, proxy_dir, _):
-        with server("backend4", "--upstream-issuer", proxy, "--audience", AUDIENCE) as (api, _, _proc):
+        with server("backend4", "--upstream-issuer", proxy, "--audience", AUDIENCE) as (api, _, proc):
             token = m2m_token(proxy, proxy_dir / "keys")
             auth = {"Authorization": f"Bearer {token}"}
             with urllib.request.urlopen(urllib.request.Request(api + "/users/me", headers=auth)) as r:
@@ -87,12 +108,17 @@ def main(argv: list[str] | None = None) -> int:
             load(api + "/users/me", auth, seconds=1, connections=args.connections, force_python=args.python_load)
             # Alternate the two endpoints and keep the median run of each: on a shared machine the load of
             # the neighbours changes from second to second, and alternating spreads it over both.
-            healths, mes = [], []
+            healths, mes, cpu_health, cpu_me = [], [], [], []
             for _ in range(args.rounds):
-                healths.append(load(api + "/health", **kw))
-                mes.append(load(api + "/users/me", auth, **kw))
+                r, c = measure(api + "/health", {}, proc.pid, **kw)
+                healths.append(r)
+                cpu_health.append(c)
+                r, c = measure(api + "/users/me", auth, proc.pid, **kw)
+                mes.append(r)
+                cpu_me.append(c)
     health = sorted(healths, key=lambda r: r.rps)[len(healths) // 2]
     me = sorted(mes, key=lambda r: r.rps)[len(mes) // 2]
+    cpu_h, cpu_m = sorted(cpu_health)[len(cpu_health) // 2], sorted(cpu_me)[len(cpu_me) // 2]
     ratio = me.rps / health.rps if health.rps else 0.0
     generator = "Python aiohttp" if args.python_load else "wrk (if installed) or Python aiohttp"
     print(f"backend4 (RS256 tokens from oauth-proxy), load from a second process ({generator}), "
@@ -101,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     print(me.line("GET /users/me (valid RS256 token)"))
     print(f"{'ratio /users/me : /health':<34} {ratio:9.2f}   (target >= 0.80)")
     print(f"{'  per round':<34} " + "  ".join(f"{m.rps / h.rps:.2f}" for h, m in zip(healths, mes)))
+    print(f"{'server CPU per request':<34} /health {cpu_h:.0f} us, /users/me {cpu_m:.0f} us "
+          f"(ratio {cpu_h / cpu_m:.2f}: the same comparison, counted in the server's own CPU time)")
     cold = cold_verifications_per_second()
     print(f"{'cold RS256 verification (no cache)':<34} {cold:9.0f} tokens/s in-process, "
           f"{1000 / cold:.3f} ms each")
