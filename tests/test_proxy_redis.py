@@ -68,14 +68,18 @@ def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-async def start_authorization(http, base: str, verifier: str, state: str = "st-1") -> str:
-    """GET /authorize at ``base``; returns the path of the login page it sends the browser to."""
+async def start_authorization(http, base: str, verifier: str, state: str = "st-1",
+                              expect_login: bool = True) -> str:
+    """GET /authorize at ``base``; returns the path of the login page it sends the browser to (or, with
+    ``expect_login=False``, wherever it sends it)."""
     params = {"response_type": "code", "client_id": "frontend", "redirect_uri": FRONTEND_CB,
               "code_challenge": pkce.s256(verifier), "code_challenge_method": "S256", "state": state,
               "scope": "me items"}
     async with http.get(base + "/authorize", params=params, allow_redirects=False) as resp:
         assert resp.status == 302, await resp.text()
         location = resp.headers["Location"]
+    if not expect_login:
+        return location
     assert "/login?" in location, location
     return path_of(location)
 
@@ -94,11 +98,16 @@ async def submit_login(http, base: str, form: dict, password: str = "secret"):
 
 
 async def code_via(http, authorize_at: str, form_at: str, submit_at: str, verifier: str) -> str:
-    """Authorize at one instance, load the login form from another, submit it at a third."""
-    form = await login_form(http, form_at, await start_authorization(http, authorize_at, verifier))
-    async with await submit_login(http, submit_at, form) as resp:
-        assert resp.status == 303, await resp.text()
-        got = query_of(resp.headers["Location"])
+    """Authorize at one instance, load the login form from another, submit it at a third. A browser
+    that already has a login session gets its code from /authorize at once."""
+    location = await start_authorization(http, authorize_at, verifier, expect_login=False)
+    if location.startswith(FRONTEND_CB + "?"):
+        got = query_of(location)
+    else:
+        form = await login_form(http, form_at, path_of(location))
+        async with await submit_login(http, submit_at, form) as resp:
+            assert resp.status == 303, await resp.text()
+            got = query_of(resp.headers["Location"])
     assert got["state"] == "st-1" and got["code"]
     return got["code"]
 
