@@ -42,11 +42,12 @@ def _html(obs: Observation) -> bool:
     return "html" in (header(obs, "Content-Type") or "").lower()
 
 
-async def collect_pages(kit, origin_header: str | None = None) -> list[Observation]:
-    """The authorization server's pages a user sees: the login page of a new browser (and any consent
-    page), and the error page for an unregistered redirect_uri."""
+async def collect_pages(kit, origin_header: str | None = None, sign_in: bool = True) -> list[Observation]:
+    """The authorization server's pages a user sees: the login page of a new browser (and, signed in, any
+    consent page), and the error page for an unregistered redirect_uri."""
     extra = {"Origin": origin_header} if origin_header else None
-    authz = await kit.authorize(label="authorization request (new browser)", fresh=True, headers=extra)
+    authz = await kit.authorize(label="authorization request (new browser)", fresh=True, headers=extra,
+                                stop_at_login=not sign_in)
     pages = [o for o in authz.walk.steps if _html(o)]
     bad = await kit.authorize(label="error page (unregistered redirect_uri)", redirect_uri="https://attacker.example/cb",
                               fresh=True, headers=extra)
@@ -57,7 +58,8 @@ async def collect_pages(kit, origin_header: str | None = None) -> list[Observati
 
 
 async def collect_authorization_pages(kit):
-    return await collect_pages(kit)
+    """Collected once per run and judged by hyg-clickjacking and hyg-referrer."""
+    return await kit.shared("hygiene_as.pages", lambda: collect_pages(kit))
 
 
 def expect_frame_protection(obs: Observation) -> list[str]:
@@ -89,7 +91,8 @@ def expect_no_referrer_leak(obs: Observation) -> list[str]:
 
 
 async def send_cross_origin_authorization(kit):
-    return await collect_pages(kit, ATTACKER_ORIGIN)
+    """The authorization endpoint's answers to a request with a foreign Origin (no need to sign in)."""
+    return await collect_pages(kit, ATTACKER_ORIGIN, sign_in=False)
 
 
 def expect_no_cors(obs: Observation) -> list[str]:

@@ -21,6 +21,7 @@ drop or reorder parameters exactly as it wants.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import secrets
@@ -250,6 +251,15 @@ class ASKit:
     confidential: tuple[str, str] | None = None
     password_client_id: str | None = None
     jar: OriginJar | None = None
+    memo: dict = field(default_factory=dict)   # results shared by scenarios of one run (see ``shared``)
+
+    async def shared(self, key: str, make):
+        """``await make()`` once per kit; concurrent callers wait for the same result (a page collection
+        several hygiene scenarios judge differently, say). Exceptions are shared too."""
+        task = self.memo.get(key)
+        if task is None:
+            task = self.memo[key] = asyncio.ensure_future(make())
+        return await asyncio.shield(task)
 
     # -- authorization endpoint -----------------------------------------------------------------------------
     @property
@@ -269,14 +279,16 @@ class ASKit:
                         state: str | None | Any = AUTO, redirect_uri: str | None | Any = AUTO,
                         scope: str | None | Any = AUTO, overrides: Mapping[str, str | None] | None = None,
                         extra: Iterable[tuple[str, str]] = (), fresh: bool = False,
-                        drop_csrf: bool = False, headers: Mapping[str, str] | None = None) -> Authorization:
+                        drop_csrf: bool = False, headers: Mapping[str, str] | None = None,
+                        stop_at_login: bool = False) -> Authorization:
         """An authorization request walked through login and consent.
 
         Defaults: response_type=code, the profile's client_id, redirect_uri and scope, a random state, a
         fresh S256 pair. ``pkce=None`` sends no challenge; a ``Pkce`` with ``method=None`` sends a challenge
         without a method. ``overrides`` replaces (or, with None, drops) any parameter; ``extra`` appends
         pairs (repeats included). ``fresh`` starts with an empty cookie jar (a new browser): the login form
-        is shown and posted again. ``drop_csrf`` removes the CSRF-looking hidden inputs of the forms."""
+        is shown and posted again. ``drop_csrf`` removes the CSRF-looking hidden inputs of the forms.
+        ``stop_at_login`` ends the walk at the login page without signing in (no password check spent)."""
         self._need_code_flow()
         assert self.jar is not None and self.credentials is not None
         if pkce is AUTO:
@@ -301,7 +313,8 @@ class ASKit:
         walk = await drive(self.session, url, credentials=self.credentials, jar=jar,
                            stop_uris=[u for u in (redirect_uri, self.redirect_uri) if u], label=label,
                            drop_hidden=CSRF_NAME if drop_csrf else None, extra_headers=dict(headers or {}),
-                           follow_origins={origin(u) for u in (self.authorization_endpoint, self.issuer) if u})
+                           follow_origins={origin(u) for u in (self.authorization_endpoint, self.issuer) if u},
+                           stop_at_login=stop_at_login)
         final = replace(walk.final, label=label)
         return Authorization(url, pairs, pkce if isinstance(pkce, Pkce) else None,
                              params.get("state"), params.get("redirect_uri"), walk, final)

@@ -337,13 +337,14 @@ def stops_at_client(url: str, stop_uris: list[str], follow_origins: set[str]) ->
 async def drive(session: aiohttp.ClientSession, url: str, *, credentials: Credentials, jar: OriginJar,
                 stop_uris: list[str], label: str = "authorize", drop_hidden: re.Pattern | None = None,
                 extra_headers: dict[str, str] | None = None, max_hops: int = MAX_HOPS,
-                follow_origins: set[str] | None = None) -> LoginResult:
+                follow_origins: set[str] | None = None, stop_at_login: bool = False) -> LoginResult:
     """Walk from the authorization request ``url`` to the client's redirect URI (or to a dead end).
 
     Each hop sends one request; its answer decides the next: a redirect is followed (or ends the walk at
     the client), an HTML page has its login or consent form submitted, anything else ends the walk.
     ``drop_hidden`` removes matching hidden inputs (the CSRF scenario); ``extra_headers`` go on every
-    request (an ``Origin``, say). ``follow_origins``: the origins redirects are followed to (default: the
+    request (an ``Origin``, say). ``stop_at_login``: end the walk at the login page, without signing in.
+    ``follow_origins``: the origins redirects are followed to (default: the
     jar's, i.e. the authorization server's)."""
     follow = set(follow_origins or ()) | {jar.origin}
     result = LoginResult(steps=[])
@@ -379,6 +380,9 @@ async def drive(session: aiohttp.ClientSession, url: str, *, credentials: Creden
         forms = parse_forms(text)
         login_form = next((f for f in forms if f.has_password), None)
         if login_form is not None:
+            if stop_at_login:
+                result.stopped = "the login page (not signed in, as asked)"
+                return result
             if logins >= 2:
                 result.stopped = "the login form came back: the credentials were refused"
                 return result
