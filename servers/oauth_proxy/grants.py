@@ -112,6 +112,9 @@ async def client_credentials(request: web.Request, params: dict, client: Client,
     """RFC 6749 §4.4: confidential clients only; sub = client_id (RFC 9068 §2.2); no refresh token."""
     if not client.confidential:
         raise UnauthorizedClient("client_credentials needs a confidential client")
+    if await request.app[STORE].get_user(client.client_id) is not None:
+        # RFC 9700 §4.15.1: sub = client_id must never be mistaken for the user of that name.
+        raise UnauthorizedClient(f"client_id {client.client_id!r} collides with a username")
     scope = pick_scope(params, client.scopes)
     aud = pick_audience(params, client)
     return await proxy.tokens.issue(sub=client.client_id, aud=aud, client_id=client.client_id, scope=scope,

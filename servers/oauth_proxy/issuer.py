@@ -100,10 +100,11 @@ class TokenService:
                 body["refresh_token"] = await self.new_refresh(
                     family=family, client_id=client_id, sub=sub, scope=refresh_scope or scope, aud=aud,
                     expires=expires)
-            # A family revoked while we were issuing (concurrent reuse detection): revoke what we made.
+            # A replay detected while we were issuing (concurrent redemptions on several instances):
+            # what we just made is revoked too. The response still goes out (exactly one redemption
+            # succeeds, RFC 6749 §4.1.2), but its tokens are already dead.
             if await self.store.get("family-revoked", family):
-                await self.revoke_family(family, "revoked during issuance")
-                raise InvalidGrant("grant revoked")
+                await self.revoke_family(family, "replay raced the issuance")
         return body
 
     # -- refresh tokens -------------------------------------------------------------------------------
