@@ -10,6 +10,7 @@ import os
 import re
 import sys
 
+from servers.common.errors import TemporarilyUnavailable
 from servers.common.settings import ConfigError
 
 COMMANDS = ("serve", "keys", "users", "clients", "flow", "conformance", "fuzz", "bench")
@@ -93,6 +94,9 @@ def main(argv: list[str]) -> int:
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except TemporarilyUnavailable as exc:  # e.g. `users list --store redis://...` with Redis down
+        print(f"error: {exc.reason}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

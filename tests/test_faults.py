@@ -227,3 +227,32 @@ def test_restart_mid_flow_loses_no_token_redis(tmp_path):
         with live_server("backend", tmp_path, "--store", redis_srv.url, port=port) as base:
             status, _, body = http("GET", base + "/users/me", token=token)
             assert (status, body["username"]) == (200, "johndoe")
+
+
+# -- the users command on Redis ---------------------------------------------------------------------------
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30, env={**os.environ, **(env or {})})
+
+
+def test_users_command_with_redis_down_is_a_one_line_error_exit_2(tmp_path):
+    """`run.py users list --store redis://...` with nothing listening: one line, exit 2, no traceback."""
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    proc = run_cli("users", "list", "--data-dir", str(tmp_path / "data"), "--store", dead)
+    assert_one_line_config_error(proc, "unreachable", dead)
+
+
+def test_user_added_to_redis_by_the_cli_logs_in_at_a_server_on_that_redis(tmp_path):
+    """Users live in the shared store: one added with `run.py users add --store redis://...` can log in at
+    any server on that Redis, and a password login stays one bcrypt check away (RFC 6749 §4.3.2)."""
+    with RedisServer(tmp_path / "redis") as redis_srv:
+        proc = run_cli("users", "add", "bob", "--store", redis_srv.url, "--data-dir", str(tmp_path / "data"),
+                       "--full-name", "Bob", "--email", "bob@example.com",
+                       env={"OAUTHLAB_PASSWORD": "bob-secret-1"})
+        assert proc.returncode == 0, proc.stderr
+        with live_server("backend", tmp_path, "--store", redis_srv.url) as base:
+            token = login(base, "bob", "bob-secret-1")
+            status, _, body = http("GET", base + "/users/me", token=token)
+            assert (status, body["username"], body["email"]) == (200, "bob", "bob@example.com")
+        assert "bob" in run_cli("users", "list", "--store", redis_srv.url,
+                                "--data-dir", str(tmp_path / "data")).stdout
