@@ -81,3 +81,16 @@ async def test_frontend_and_resource_urls_extend_redirects_and_default_audience(
     bad = await proxy.get("/authorize", params=authorize_params(redirect_uri="http://127.0.0.1:5556/callback"),
                           allow_redirects=False)
     assert bad.status == 400 and "Location" not in bad.headers
+
+
+async def test_client_credentials_refused_when_a_user_has_the_client_id(aiohttp_client, tmp_path):
+    """RFC 9700 §4.15.1 / RFC 9068 §2.2: a client_credentials token's sub is the client_id; if a user of that
+    name appears later (`users add m2m`), the proxy stops issuing such tokens instead of minting user-like subs."""
+    proxy = await aiohttp_client(create_app(proxy_settings(tmp_path)))
+    added = subprocess.run([sys.executable, str(ROOT / "run.py"), "users", "add", "m2m", "--password-stdin",
+                            "--data-dir", str(tmp_path / "data")], input="pw-of-m2m\n", capture_output=True,
+                           text=True, cwd=ROOT, timeout=60)
+    assert added.returncode == 0, added.stderr
+    secret = (tmp_path / "keys" / "client-secret-m2m").read_text().strip()
+    resp = await proxy.post("/token", data={"grant_type": "client_credentials"}, headers=basic("m2m", secret))
+    assert resp.status == 400 and (await resp.json())["error"] == "unauthorized_client"
