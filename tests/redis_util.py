@@ -45,22 +45,29 @@ def _ping(port: int, timeout: float = 0.5) -> bool:
 
 
 class RedisServer:
-    def __init__(self, directory: Path, *, port: int | None = None, persist: bool = False) -> None:
+    def __init__(self, directory: Path, *, port: int | None = None, persist: bool = False,
+                 unix_socket: bool = False) -> None:
         self.binary = require_redis_server()
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.persist = persist
+        # A unix socket instead of TCP (the port is still used, only to check readiness, on 127.0.0.1).
+        self.socket = self.dir / "redis.sock" if unix_socket else None
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
+        if self.socket is not None:
+            return f"unix://{self.socket}?db=0"
         return f"redis://127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
         cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
                "--save", "", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning",
                "--logfile", str(self.dir / "redis.log")]
+        if self.socket is not None:
+            cmd += ["--unixsocket", str(self.socket), "--unixsocketperm", "700"]
         if self.persist:
             cmd += ["--appendonly", "yes", "--appendfsync", "always"]
         else:

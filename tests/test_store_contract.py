@@ -332,3 +332,16 @@ async def test_redis_store_leaves_nothing_behind_once_entries_expire(redis_serve
         assert await s.redis.pttl(s._kvidx("forever")) == -1  # a persistent entry keeps its index
     finally:
         await s.close()
+
+
+async def test_redis_store_over_a_unix_socket(tmp_path):
+    """--store unix:///path/redis.sock?db=0 selects the same store over a local socket."""
+    with RedisServer(tmp_path / "r", unix_socket=True) as server:
+        s = open_store(tmp_path, server.url)
+        assert isinstance(s, RedisStore)
+        try:
+            await s.put("code", "k", {"v": 1}, ttl=60)
+            assert await s.consume("code", "k") == {"v": 1}
+            assert await s.consume("code", "k") is None
+        finally:
+            await s.close()
