@@ -252,6 +252,8 @@ class ASKit:
     password_client_id: str | None = None
     jar: OriginJar | None = None
     memo: dict = field(default_factory=dict)   # results shared by scenarios of one run (see ``shared``)
+    _first_login: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _signed_in: bool = False
 
     async def shared(self, key: str, make):
         """``await make()`` once per kit; concurrent callers wait for the same result (a page collection
@@ -310,11 +312,23 @@ class ASKit:
         pairs += list(extra)
         url = self.authorization_url(pairs)
         jar = OriginJar(self.authorization_endpoint) if fresh else self.jar
-        walk = await drive(self.session, url, credentials=self.credentials, jar=jar,
-                           stop_uris=[u for u in (redirect_uri, self.redirect_uri) if u], label=label,
-                           drop_hidden=CSRF_NAME if drop_csrf else None, extra_headers=dict(headers or {}),
-                           follow_origins={origin(u) for u in (self.authorization_endpoint, self.issuer) if u},
-                           stop_at_login=stop_at_login)
+
+        async def walk_once() -> LoginResult:
+            return await drive(self.session, url, credentials=self.credentials, jar=jar,
+                               stop_uris=[u for u in (redirect_uri, self.redirect_uri) if u], label=label,
+                               drop_hidden=CSRF_NAME if drop_csrf else None, extra_headers=dict(headers or {}),
+                               follow_origins={origin(u) for u in (self.authorization_endpoint, self.issuer) if u},
+                               stop_at_login=stop_at_login)
+
+        if jar is self.jar and not self._signed_in:
+            # Until the shared browser session exists, walks go one at a time: concurrent scenarios would
+            # otherwise each sign in (one password check each) instead of reusing the first session.
+            async with self._first_login:
+                walk = await walk_once()
+                if walk.login_post is not None and walk.redirected:
+                    self._signed_in = True
+        else:
+            walk = await walk_once()
         final = replace(walk.final, label=label)
         return Authorization(url, pairs, pkce if isinstance(pkce, Pkce) else None,
                              params.get("state"), params.get("redirect_uri"), walk, final)

@@ -2,6 +2,7 @@
 capabilities, and a complete code flow against the flawless vulnerable_as server."""
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import pytest
@@ -116,3 +117,32 @@ async def test_kit_for_a_password_server_uses_its_token_endpoint(aiohttp_server)
         assert ok.status == 200 and ok.json["token_type"] == "bearer"
         with pytest.raises(askit.NotApplicable):
             await kit.authorize()
+
+
+async def test_concurrent_authorizations_sign_in_once(aiohttp_server):
+    """Scenarios run concurrently (--jobs): the first walk signs in, the others wait and reuse its session,
+    so a run costs one password check instead of one per scenario. ``stop_at_login`` never signs in."""
+    app = create_as(Flaws())
+    logins = []
+
+    @web.middleware
+    async def count(request, handler):
+        if request.path == "/login":
+            logins.append(request.method)
+        return await handler(request)
+    app.middlewares.append(count)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    async with new_session() as session:
+        kit = await askit.build_kit(as_target(str(server.make_url(""))), session)
+        page = await kit.authorize(stop_at_login=True, fresh=True)
+        assert not page.redirected and page.walk.stopped.startswith("the login page") and logins == []
+        results = await asyncio.gather(*(kit.authorize(label=f"a{i}") for i in range(6)))
+        assert all(r.code for r in results) and logins == ["POST"]
+        calls = []
+
+        async def make():
+            calls.append(1)
+            await asyncio.sleep(0.01)
+            return "pages"
+        assert await asyncio.gather(kit.shared("k", make), kit.shared("k", make)) == ["pages", "pages"]
+        assert calls == [1]
