@@ -393,6 +393,10 @@ def run(args: argparse.Namespace) -> int:
     if examples < 1:
         print("error: --examples must be at least 1", file=sys.stderr)
         return 2
+    import importlib.util
+    if importlib.util.find_spec("schemathesis") is None:
+        print("error: schemathesis is not installed (pip install -e '.[test]')", file=sys.stderr)
+        return 2
     try:
         report = fuzz_api(name, examples=examples, seed=seed)
     except RuntimeError as exc:
