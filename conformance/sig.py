@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from harness import checks, forge
-from harness.mutations import base_claims, base_header, base_token, rs, signed_or_tampered
+from harness.mutations import base_claims, base_header, base_token, rs
 from harness.rskit import RSKit, random_marker
 from harness.scenario import NotApplicable, Probe
 

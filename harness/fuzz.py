@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import math
 import shlex
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable

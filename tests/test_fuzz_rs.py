@@ -6,7 +6,7 @@ import json
 import secrets
 
 from aiohttp.test_utils import TestServer
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
 
 from harness import strategies
 from harness.fuzz import fuzz, oracle
