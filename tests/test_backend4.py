@@ -67,6 +67,7 @@ class LocalIssuer:
     metadata_path: str = "/.well-known/oauth-authorization-server"
     metadata_issuer: str | None = None  # None: the true issuer
     hits: dict = field(default_factory=dict)
+    jwks_delay: float = 0.0  # seconds the JWKS answer takes (a slow issuer)
     runner: web.AppRunner | None = None
 
     @property
@@ -86,6 +87,7 @@ class LocalIssuer:
 
         async def keys(request: web.Request) -> web.Response:
             self.hits["jwks"] = self.hits.get("jwks", 0) + 1
+            await asyncio.sleep(self.jwks_delay)
             return web.json_response({"keys": self.jwks})
 
         app = web.Application()
@@ -512,6 +514,25 @@ async def test_starts_with_issuer_down_and_recovers(start_backend4):
         clock.now += 5
         resp = await client.get("/users/me", headers=bearer(token))
         assert resp.status == 200, await resp.text()
+    finally:
+        await issuer.stop()
+
+
+async def test_request_during_the_first_fetch_waits_for_it(start_backend4):
+    """A request that arrives while the start-up JWKS fetch is still in flight waits for that fetch (and
+    gets 200) instead of being turned away with 503 or starting a second fetch."""
+    issuer = LocalIssuer(jwks_delay=0.5)
+    issuer.publish("k1")
+    await issuer.start()
+    try:
+        client = await start_backend4(issuer.url, clock=Clock(), wait=False)
+        for _ in range(100):  # until the background fetch has asked for the JWKS
+            if issuer.hits.get("jwks"):
+                break
+            await asyncio.sleep(0.01)
+        resp = await client.get("/users/me", headers=bearer(issuer.mint()))
+        assert resp.status == 200, await resp.text()
+        assert issuer.hits["jwks"] == 1
     finally:
         await issuer.stop()
 
