@@ -143,6 +143,8 @@ async def config(request: web.Request) -> web.Response:
     body = {"issuer": issuer_of(settings), "api_url": api_of(settings), "client_id": CLIENT_ID, "scope": SCOPE,
             "metadata_url": holder.issuer.rstrip("/") + "/.well-known/oauth-authorization-server",
             "endpoints": {n: meta.get(n) for n in ENDPOINTS} if meta else None,
+            # RFC 9207: the issuer promises an ``iss`` parameter on its authorization responses.
+            "iss_parameter": bool(meta and meta.get("authorization_response_iss_parameter_supported") is True),
             "discovery_error": None if meta else (holder.error or "not discovered yet")}
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 

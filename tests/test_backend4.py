@@ -68,6 +68,7 @@ class LocalIssuer:
     metadata_issuer: str | None = None  # None: the true issuer
     hits: dict = field(default_factory=dict)
     jwks_delay: float = 0.0  # seconds the JWKS answer takes (a slow issuer)
+    extra_metadata: dict = field(default_factory=dict)
     runner: web.AppRunner | None = None
 
     @property
@@ -78,7 +79,7 @@ class LocalIssuer:
         return {"issuer": self.metadata_issuer or self.url, "jwks_uri": self.url + "/keys/jwks.json",
                 "authorization_endpoint": self.url + "/oauth/authorize",
                 "token_endpoint": self.url + "/oauth/token", "revocation_endpoint": self.url + "/oauth/revoke",
-                "code_challenge_methods_supported": ["S256"]}
+                "code_challenge_methods_supported": ["S256"], **self.extra_metadata}
 
     def app(self) -> web.Application:
         async def metadata(request: web.Request) -> web.Response:

@@ -75,6 +75,8 @@ def test_spa_authorization_code_pkce_journey_in_chromium(stack, page):
     assert page.locator("#state").inner_text() == page.locator("#state-returned").inner_text()
     assert "code_challenge_method=S256" in page.locator("#authorize-url").inner_text()
     expect(page.locator("#state-check")).to_have_class("ok")
+    expect(page.locator("#iss-check")).to_have_class("ok")  # the proxy sends iss (RFC 9207)
+    assert page.locator("#iss-returned").inner_text() == stack["proxy"]
     header = json.loads(page.locator("#token-header").inner_text())
     claims = json.loads(page.locator("#token-claims").inner_text())
     assert header["alg"] == "RS256" and header["typ"] == "at+jwt" and header["kid"]
@@ -122,6 +124,53 @@ def test_spa_rejects_a_callback_with_a_forged_state(stack, page):
 @pytest.mark.xfail(strict=True, reason="oauth-proxy's CORS preflight on /token allows only Content-Type and "
                    "Authorization, but Swagger UI's token request carries X-Requested-With (Chromium: 'Request "
                    "header field x-requested-with is not allowed'); fix in servers/oauth_proxy/context.py")
+def answer_authorize_with(page, proxy: str, frontend: str, make_query) -> list[str]:
+    """Stand in for the proxy's answer to the SPA's authorization request (a man in the middle, or a
+    mixed-up issuer): redirect to /callback with whatever ``make_query(request_params)`` says. Returns the
+    list the token requests made afterwards are recorded in."""
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    def fulfil(route):
+        params = {k: v[0] for k, v in parse_qs(urlsplit(route.request.url).query).items()}
+        route.fulfill(status=302, headers={"Location": frontend + "/callback?" + urlencode(make_query(params))})
+
+    page.route(proxy + "/authorize*", fulfil)
+    token_requests: list[str] = []
+    page.on("request", lambda r: token_requests.append(r.url) if r.url.startswith(proxy + "/token") else None)
+    return token_requests
+
+
+@pytest.mark.parametrize("case", ["state-forged", "state-missing", "iss-other", "iss-missing"])
+def test_spa_checks_state_and_iss_before_using_a_code(stack, page, case):
+    """RFC 6749 §10.12: the client MUST verify state (CSRF); RFC 9207 §2.4: a client talking to an issuer
+    that announces authorization_response_iss_parameter_supported MUST check that iss is that issuer (mix-up).
+    A callback failing either check is not exchanged: no request reaches /token."""
+    from playwright.sync_api import expect
+
+    def query(p):
+        q = {"code": "stolen-or-injected-code", "state": p["state"], "iss": stack["proxy"]}
+        if case == "state-forged":
+            q["state"] = "forged"
+        elif case == "state-missing":
+            del q["state"]
+        elif case == "iss-other":
+            q["iss"] = "https://evil.example"
+        else:
+            del q["iss"]
+        return q
+
+    token_requests = answer_authorize_with(page, stack["proxy"], stack["frontend"], query)
+    page.goto(stack["frontend"] + "/")
+    expect(page.locator("#login")).to_be_enabled()
+    page.click("#login")
+    page.wait_for_url(stack["frontend"] + "/callback")
+    check = "#state-check" if case.startswith("state") else "#iss-check"
+    expect(page.locator(check)).to_have_class("bad")
+    expect(page.locator("#error")).to_contain_text("mismatch")
+    assert token_requests == []
+    assert page.evaluate("sessionStorage.length") == 0  # the pending login is spent either way
+
+
 def test_swagger_ui_pkce_authorize_then_users_me_on_backend4(stack, page):
     """backend4 /docs: Swagger UI's Authorize runs Authorization Code with PKCE (RFC 7636) at the proxy as
     the public client backend4-docs; then "Try it out" on GET /users/me sends the token and gets 200 with

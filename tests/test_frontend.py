@@ -53,6 +53,19 @@ async def test_config_json_carries_settings_and_discovered_endpoints(issuer, sta
                                  "token_endpoint": issuer.url + "/oauth/token",
                                  "revocation_endpoint": issuer.url + "/oauth/revoke"}
     assert body["discovery_error"] is None
+    assert body["iss_parameter"] is False  # this issuer does not announce RFC 9207
+
+
+async def test_config_tells_the_page_when_iss_is_promised(start_frontend):
+    """RFC 9207 §3: authorization_response_iss_parameter_supported in the metadata means every response
+    carries iss, so the page must insist on it (RFC 9207 §2.4)."""
+    iss = LocalIssuer(extra_metadata={"authorization_response_iss_parameter_supported": True})
+    await iss.start()
+    try:
+        client = await start_frontend(upstream_issuer=iss.url)
+        assert (await (await client.get("/config.json")).json())["iss_parameter"] is True
+    finally:
+        await iss.stop()
 
 
 async def test_config_defaults_are_the_local_stack(tmp_path, aiohttp_client):

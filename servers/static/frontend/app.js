@@ -198,6 +198,20 @@
       return;
     }
     verdict("state-check", true, "matches the state sent in step 2");
+    // RFC 9207 §2.4: if the response carries iss, or the issuer's metadata says it always does, iss must be
+    // the issuer we sent the user to (a mix-up attack swaps authorization servers behind the user's back).
+    const iss = params.get("iss");
+    text("iss-returned", iss === null ? "(none)" : iss);
+    if (iss !== null || config.iss_parameter) {
+      if (iss !== config.issuer) {
+        verdict("iss-check", false, "not the issuer this login was sent to: the code is not used");
+        fail("iss mismatch (RFC 9207): expected " + config.issuer + ", got " + (iss === null ? "none" : iss) + ".");
+        return;
+      }
+      verdict("iss-check", true, "is the issuer this login was sent to (RFC 9207)");
+    } else {
+      verdict("iss-check", true, "not sent (the issuer does not announce RFC 9207)");
+    }
     if (params.get("error")) {
       fail("The authorization server answered error=" + params.get("error") +
            (params.get("error_description") ? " (" + params.get("error_description") + ")" : ""));
