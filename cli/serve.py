@@ -31,7 +31,7 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
                    "trusted for token exchange")
     p.add_argument("--frontend-url", action="append", default=[], metavar="URL",
                    help="oauth-proxy: an SPA base URL; URL/callback becomes a redirect of the frontend client "
-                   "and URL a CORS origin (repeatable)")
+                   "and URL a CORS origin; backend4: an extra CORS origin for the SPA (repeatable)")
     p.add_argument("--resource-url", action="append", default=[], metavar="URL",
                    help="oauth-proxy: a resource server base URL; URL/docs/oauth2-redirect.html becomes a "
                    "redirect of backend4-docs; the first is the default audience (repeatable)")

@@ -27,7 +27,7 @@ import aiohttp
 from aiohttp import web
 
 from .common.app import SETTINGS, health
-from .common.discovery import DiscoveryError, discover
+from .common.discovery import DiscoveryError, discover, metadata_urls
 from .common.middleware import add_routes, base_app
 from .common.settings import Settings
 
@@ -141,7 +141,7 @@ async def config(request: web.Request) -> web.Response:
     holder = request.app[METADATA]
     meta = await holder.fetch()
     body = {"issuer": issuer_of(settings), "api_url": api_of(settings), "client_id": CLIENT_ID, "scope": SCOPE,
-            "metadata_url": holder.issuer.rstrip("/") + "/.well-known/oauth-authorization-server",
+            "metadata_url": metadata_urls(holder.issuer)[0],
             "endpoints": {n: meta.get(n) for n in ENDPOINTS} if meta else None,
             # RFC 9207: the issuer promises an ``iss`` parameter on its authorization responses.
             "iss_parameter": bool(meta and meta.get("authorization_response_iss_parameter_supported") is True),
