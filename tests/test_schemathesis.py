@@ -118,6 +118,20 @@ def test_schemathesis_finds_nothing_on_our_servers(tmp_path, name):
     assert report.clean, report.summary()
 
 
+def test_schemathesis_with_a_narrow_token_checks_the_documented_403(tmp_path):
+    """RFC 6750 §3.1: a token without the needed scope gets 403 insufficient_scope with a Bearer challenge;
+    with a token carrying only ``me``, backend3's /users/me/items answers 403 on every case, and each such
+    answer must match the document (status, JSON error body, WWW-Authenticate header)."""
+    with fuzz_api.serve("backend3", tmp_path) as base:
+        token = fuzz_api.password_token(base, scopes=["me"])
+        report = fuzz_api.fuzz_url(base, api="backend3", token=token, examples=EXAMPLES, seed=SEED,
+                                   require_accepted=False)
+    assert report.clean, report.summary()
+    assert 403 in report.statuses["GET /users/me/items"]
+    assert not any(200 <= s < 300 for s in report.statuses["GET /users/me/items"])
+    assert 200 in report.statuses["GET /users/me"]
+
+
 def test_schemathesis_finds_nothing_on_oauth_proxy(tmp_path):
     """The same for oauth-proxy, once it publishes its OpenAPI document (skipped until then)."""
     with fuzz_api.running_api("oauth-proxy", tmp_path) as (base, token):
