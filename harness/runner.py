@@ -301,7 +301,8 @@ class TargetRun:
         for s in self.scenarios:
             missing = self.missing(s)
             if missing:
-                reason = "; ".join(NEED_REASONS.get(m, f"needs {m}") for m in missing)
+                reasons = {**getattr(self.askit_mod, "NEED_REASONS", {}), **NEED_REASONS}
+                reason = "; ".join(reasons.get(m, f"needs {m}") for m in missing)
                 if "askit" in missing and ASKIT_IMPORT_ERROR:
                     reason += f" (importing it failed: {ASKIT_IMPORT_ERROR[0]})"
                 self.record(Result(s, self.target.name, "not-applicable", reason=reason))
