@@ -23,10 +23,12 @@ from .conftest import free_port, live_server
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def stack(tmp_path):
-    """oauth-proxy, backend4 and frontend for real, wired to each other's free ports."""
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """oauth-proxy, backend4 and frontend for real, wired to each other's free ports; started once for the
+    module (each test has its own browser context, so no login session or storage is shared)."""
     require_browser()  # no point starting three servers to skip
+    tmp_path = tmp_path_factory.mktemp("stack")
     ports = {name: free_port() for name in ("proxy", "backend4", "frontend")}
     urls = {name: f"http://127.0.0.1:{p}" for name, p in ports.items()}
     with contextlib.ExitStack() as stack:
@@ -121,9 +123,6 @@ def test_spa_rejects_a_callback_with_a_forged_state(stack, page):
     assert token_requests == []
 
 
-@pytest.mark.xfail(strict=True, reason="oauth-proxy's CORS preflight on /token allows only Content-Type and "
-                   "Authorization, but Swagger UI's token request carries X-Requested-With (Chromium: 'Request "
-                   "header field x-requested-with is not allowed'); fix in servers/oauth_proxy/context.py")
 def answer_authorize_with(page, proxy: str, frontend: str, make_query) -> list[str]:
     """Stand in for the proxy's answer to the SPA's authorization request (a man in the middle, or a
     mixed-up issuer): redirect to /callback with whatever ``make_query(request_params)`` says. Returns the
@@ -171,6 +170,9 @@ def test_spa_checks_state_and_iss_before_using_a_code(stack, page, case):
     assert page.evaluate("sessionStorage.length") == 0  # the pending login is spent either way
 
 
+@pytest.mark.xfail(strict=True, reason="oauth-proxy's CORS preflight on /token allows only Content-Type and "
+                   "Authorization, but Swagger UI's token request carries X-Requested-With (Chromium: 'Request "
+                   "header field x-requested-with is not allowed'); fix in servers/oauth_proxy/context.py")
 def test_swagger_ui_pkce_authorize_then_users_me_on_backend4(stack, page):
     """backend4 /docs: Swagger UI's Authorize runs Authorization Code with PKCE (RFC 7636) at the proxy as
     the public client backend4-docs; then "Try it out" on GET /users/me sends the token and gets 200 with
