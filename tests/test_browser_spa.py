@@ -88,6 +88,7 @@ def test_spa_authorization_code_pkce_journey_in_chromium(stack, page):
     assert page.evaluate("localStorage.length") == 0
 
     page.click("#call-items")
+    expect(page.locator("#api-request")).to_contain_text("/users/me/items")
     expect(page.locator("#api-status")).to_have_text("200 OK")
     assert json.loads(page.locator("#api-result").inner_text())[0]["owner"] == "johndoe"
 
@@ -96,6 +97,7 @@ def test_spa_authorization_code_pkce_journey_in_chromium(stack, page):
     expect(page.locator("#session-log")).to_contain_text("Refreshed")
     assert page.locator("#refresh-token").inner_text() != old_refresh
     page.click("#call-me")
+    expect(page.locator("#api-request")).not_to_contain_text("/items")
     expect(page.locator("#api-status")).to_have_text("200 OK")
 
     page.click("#logout")

@@ -285,6 +285,8 @@
     clearError();
     const url = config.api_url + path;
     text("api-request", "GET " + url + "  (Authorization: Bearer " + short(tokens.access_token) + ")");
+    verdict("api-status", true, "…");
+    text("api-result", "");
     status("Calling the API…");
     let resp;
     try {
