@@ -538,6 +538,24 @@ async def test_request_during_the_first_fetch_waits_for_it(start_backend4):
         await issuer.stop()
 
 
+async def test_hanging_issuer_times_out_into_503(aiohttp_client, tmp_path):
+    """A JWKS endpoint that never answers in time does not hang requests or the server: the fetch has a
+    total timeout, and the answer is 503 temporarily_unavailable, never a 500."""
+    issuer = LocalIssuer(jwks_delay=1.0)
+    issuer.publish("k1")
+    await issuer.start()
+    try:
+        app = backend4.create_app(make_settings(tmp_path, "backend4", upstream_issuer=issuer.url))
+        app[KEYSET].timeout = 0.2
+        app[KEYSET].clock = Clock()
+        client = await aiohttp_client(app)
+        await settled(app)
+        resp = await client.get("/users/me", headers=bearer(issuer.mint()))
+        assert resp.status == 503 and (await resp.json())["error"] == "temporarily_unavailable"
+    finally:
+        await issuer.stop()
+
+
 async def test_no_kid_uses_the_only_key_but_not_one_of_several(issuer, start_backend4):
     """RFC 7515 §4.1.4: kid is optional. With a single published key the choice is unambiguous; with
     several, backend4 does not try them in turn (catalog key-kid-absent: 401 by policy)."""

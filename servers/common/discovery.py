@@ -13,6 +13,7 @@ authorization, token and revocation endpoints for the SPA).
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -61,7 +62,7 @@ async def fetch_json(session: aiohttp.ClientSession, url: str, *, timeout: float
                 body += chunk
                 if len(body) > max_bytes:
                     raise DiscoveryError(f"{url} is larger than {max_bytes} bytes")
-    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+    except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError, ValueError) as exc:
         raise DiscoveryError(f"{url}: {exc.__class__.__name__} {exc}".strip()) from None
     try:
         doc = json.loads(bytes(body).decode("utf-8"))
