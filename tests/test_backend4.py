@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import jwt
 import pytest
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from servers import backend4
 from servers.backend4 import KEYSET, rsa_verification_key, usable_keys
@@ -444,6 +444,25 @@ async def test_unknown_kid_refetches_at_most_once_per_30_seconds(issuer, start_b
     clock.now += 1
     await assert_invalid_token(await client.get("/users/me", headers=bearer(issuer.mint(kid="unknown-y"))))
     assert issuer.hits["jwks"] == 3
+
+
+async def test_hostile_kids_are_plain_unknown_kids(issuer, start_backend4):
+    """RFC 8725 §3.10 / catalog key-kid-traversal, key-kid-sqli, key-kid-cmd-injection: kid is only ever a
+    dictionary key here (no file, no query, no shell), so a path, SQL or a command in it is just an unknown
+    kid: 401 invalid_token at normal speed, and together they cost the issuer one refetch."""
+    clock = Clock()
+    client = await start_backend4(issuer.url, clock=clock)
+    clock.now += 30
+    kids = ["../../../../../../dev/null", "/dev/null", "x' UNION SELECT '1';--", "|sleep 10", "", "k1-kid\x00",
+            "%2e%2e%2f", "k1-kid ", 7, None, ["k1-kid"], {"kid": "k1-kid"}]
+    started = time.monotonic()
+    for kid in kids:  # RS256 by the real key, so only the kid is wrong (PyJWT will not encode odd kids)
+        header = {"alg": "RS256", "typ": "at+jwt", "kid": kid}
+        token = forge(header, issuer.claims(), lambda data: b64(rsa_key("k1").sign(
+            data, padding.PKCS1v15(), hashes.SHA256())))
+        await assert_invalid_token(await client.get("/users/me", headers=bearer(token)))
+    assert time.monotonic() - started < 5
+    assert issuer.hits["jwks"] == 2
 
 
 async def test_concurrent_unknown_kids_share_one_refetch(issuer, start_backend4):
