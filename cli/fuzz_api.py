@@ -104,6 +104,22 @@ def _operation_requires_auth(case) -> bool:
     return bool(security) and all(req for req in security)
 
 
+def _requires_bearer(case) -> bool:
+    """Whether every way to call this operation needs an OAuth2 (bearer) credential: mandatory security in
+    which each alternative names an ``oauth2`` or ``openIdConnect`` scheme. Operations secured by an
+    ``http``/``apiKey`` scheme (oauth-proxy's ``client_secret_basic``) are schemathesis's ``ignored_auth``'s."""
+    if not _operation_requires_auth(case):
+        return False
+    raw = getattr(getattr(case.operation, "definition", None), "raw", None) or {}
+    document = case.operation.schema.raw_schema
+    security = raw.get("security")
+    if security is None:
+        security = document.get("security") or []
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    bearer = {"oauth2", "openIdConnect"}
+    return all(any((schemes.get(name) or {}).get("type") in bearer for name in req) for req in security)
+
+
 def protected_operations(document: dict) -> list[str]:
     """Labels ("GET /users/me") of the operations whose security requirement is non-empty and mandatory."""
     top = document.get("security") or []
@@ -134,7 +150,7 @@ def register_checks() -> None:
 
     @schemathesis.check
     def bearer_auth_enforced(ctx, response, case):
-        if not (200 <= response.status_code < 300) or not _operation_requires_auth(case):
+        if not (200 <= response.status_code < 300) or not _requires_bearer(case):
             return None
         sent = response.request
         with requests.Session() as session:
@@ -159,19 +175,32 @@ def register_checks() -> None:
     _REGISTERED = True
 
 
-def _redact(text: str, token: str | None) -> str:
-    """Never print the token: evidence keeps its first 6 characters only."""
-    return text.replace(token, token[:6] + "...") if token else text
+def _redact(text: str, *hidden: str | None) -> str:
+    """Never print a token or secret: evidence keeps its first 6 characters only."""
+    for value in hidden:
+        if value:
+            text = text.replace(value, value[:6] + "...")
+    return text
+
+
+def basic_authorization(client_id: str, secret: str) -> str:
+    """RFC 6749 §2.3.1 client_secret_basic: id and secret form-urlencoded, then Basic (RFC 7617)."""
+    import base64
+    pair = f"{urllib.parse.quote_plus(client_id)}:{urllib.parse.quote_plus(secret)}"
+    return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
 def fuzz_url(base_url: str, *, api: str = "", token: str | None = None, examples: int = DEFAULT_EXAMPLES,
              seed: int = DEFAULT_SEED, workdir: Path | None = None,
-             require_accepted: bool = True) -> FuzzReport:
+             require_accepted: bool = True, basic: tuple[str, str] | None = None) -> FuzzReport:
     """Run schemathesis against ``base_url``/openapi.json; return what it found (never raises on findings).
 
     ``require_accepted``: every protected operation must accept ``token`` at least once (else the
     missing-auth check could not run and the run is not clean). Off for runs with a deliberately narrow
-    token, which exercise the documented 403 answers instead."""
+    token, which exercise the documented 403 answers instead.
+
+    ``basic``: (client_id, secret) sent as ``client_secret_basic`` instead of a bearer token, for a server
+    whose protected routes take client authentication (oauth-proxy); the secret is never printed."""
     import schemathesis
     from schemathesis.config import SchemathesisConfig
     from schemathesis.engine import Status, from_schema
@@ -190,8 +219,13 @@ def fuzz_url(base_url: str, *, api: str = "", token: str | None = None, examples
         "phases": {"stateful": {"enabled": False}},
         "suppress-health-check": ["all"],
     }
-    if token:
-        cfg["headers"] = {"Authorization": f"Bearer {token}"}
+    if token and basic:
+        raise ValueError("pass a bearer token or client credentials, not both")
+    authorization = basic_authorization(*basic) if basic else f"Bearer {token}" if token else None
+    if authorization:
+        cfg["headers"] = {"Authorization": authorization}
+    # what evidence must never show: the token, or the secret and its Basic encoding
+    hidden = (token,) if token else (basic[1], authorization.split(" ", 1)[1]) if basic else ()
     config = SchemathesisConfig.from_dict(cfg)
     report = FuzzReport(api=api or base_url, base_url=base_url)
     cwd = os.getcwd()
@@ -206,29 +240,30 @@ def fuzz_url(base_url: str, *, api: str = "", token: str | None = None, examples
                     seen = report.statuses.setdefault(event.recorder.label, set())
                     seen.update(i.response.status_code for i in event.recorder.interactions.values()
                                 if i.response is not None)
-                    _collect(report, event.recorder, token, Status)
+                    _collect(report, event.recorder, hidden, Status)
                 elif isinstance(event, ev.NonFatalError):
                     report.errors.append(_redact(f"{event.label}: {event.info.title}: {event.info.message}",
-                                                 token))
+                                                 *hidden))
                 elif isinstance(event, ev.FatalError):
-                    report.errors.append(_redact(f"fatal: {event.exception!r}", token))
+                    report.errors.append(_redact(f"fatal: {event.exception!r}", *hidden))
                 elif isinstance(event, ev.EngineFinished):
                     for failure in event.failures:
                         report.findings.append(Finding(failure.operation or "-", "after_run", failure.title,
-                                                       _redact(failure.message, token)))
+                                                       _redact(failure.message, *hidden)))
             report.operations = sum(1 for r in schema.get_all_operations() if r.ok() is not None)
-            if token and require_accepted:
+            if authorization and require_accepted:
                 for label in protected_operations(schema.raw_schema):
                     seen = sorted(report.statuses.get(label, ()))
                     if not any(200 <= st < 300 for st in seen):
-                        report.errors.append(f"{label}: our token was never accepted, so missing-auth "
+                        what = "our token was" if token else "our client credentials were"
+                        report.errors.append(f"{label}: {what} never accepted, so missing-auth "
                                              f"could not be checked (statuses {seen})")
         finally:
             os.chdir(cwd)
     return report
 
 
-def _collect(report: FuzzReport, recorder, token: str | None, Status) -> None:
+def _collect(report: FuzzReport, recorder, hidden: tuple, Status) -> None:
     for case_id, checks in recorder.checks.items():
         for check in checks:
             if check.status != Status.FAILURE or check.failure_info is None:
@@ -243,7 +278,7 @@ def _collect(report: FuzzReport, recorder, token: str | None, Status) -> None:
                 if body:
                     request += " body=" + body[:120].decode("utf-8", "replace")
             report.findings.append(Finding(recorder.label, check.name, failure.title,
-                                           _redact(failure.message, token), _redact(request, token), status))
+                                           _redact(failure.message, *hidden), _redact(request, *hidden), status))
 
 
 # -- our servers: start one, get a token --------------------------------------------------------------
@@ -353,18 +388,24 @@ PASSWORD_SERVERS = ("backend", "backend2", "backend3")
 FUZZABLE = (*PASSWORD_SERVERS, "backend4", "oauth-proxy")
 
 
+def m2m_credentials(keys_dir: Path) -> tuple[str, str]:
+    """The seeded confidential client of oauth-proxy: ``m2m`` and the secret the proxy wrote to
+    ``keys_dir/client-secret-m2m`` (0600) on its first start."""
+    return "m2m", (keys_dir / "client-secret-m2m").read_text().strip()
+
+
 @contextlib.contextmanager
-def running_api(name: str, directory: Path) -> Iterator[tuple[str, str | None]]:
-    """Start server ``name`` (and whatever it needs) under ``directory``; yield (base URL, token)."""
+def running_api(name: str, directory: Path) -> Iterator[tuple[str, str | tuple[str, str] | None]]:
+    """Start server ``name`` (and whatever it needs) under ``directory``; yield (base URL, credential):
+    a bearer token for the resource servers, (client_id, secret) for oauth-proxy, whose protected routes
+    take client authentication (RFC 6749 §2.3.1), not tokens."""
     if name in PASSWORD_SERVERS:
         with serve(name, directory) as base:
             yield base, password_token(base)
         return
     if name == "oauth-proxy":
-        # The proxy's own protected routes (if any) take client credentials; its token comes from itself.
-        resource = f"http://127.0.0.1:{_free_port()}"
-        with serve("oauth-proxy", directory, "--resource-url", resource) as base:
-            yield base, client_credentials_token(base, directory / "keys", resource)
+        with serve("oauth-proxy", directory) as base:
+            yield base, m2m_credentials(directory / "keys")
         return
     if name == "backend4":
         port = _free_port()
@@ -376,16 +417,24 @@ def running_api(name: str, directory: Path) -> Iterator[tuple[str, str | None]]:
     raise ValueError(f"no fuzz set-up for {name!r}")
 
 
+def fuzz_running(base: str, credential, *, api: str, examples: int = DEFAULT_EXAMPLES,
+                 seed: int = DEFAULT_SEED) -> FuzzReport:
+    """fuzz_url with what running_api yielded: a bearer token or client credentials."""
+    if isinstance(credential, tuple):
+        return fuzz_url(base, api=api, basic=credential, examples=examples, seed=seed)
+    return fuzz_url(base, api=api, token=credential, examples=examples, seed=seed)
+
+
 def fuzz_api(name: str, *, examples: int = DEFAULT_EXAMPLES, seed: int = DEFAULT_SEED,
              directory: Path | None = None) -> FuzzReport:
-    """Start our server ``name`` in a throwaway directory, get a token, run schemathesis against it."""
+    """Start our server ``name`` in a throwaway directory, get a credential, run schemathesis against it."""
     with contextlib.ExitStack() as stack:
         if directory is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"oauthlab-{name}-")))
-        with running_api(name, directory) as (base, token):
+        with running_api(name, directory) as (base, credential):
             if not has_openapi(base):
                 raise RuntimeError(f"{name} serves no /openapi.json yet: nothing to fuzz")
-            return fuzz_url(base, api=name, token=token, examples=examples, seed=seed)
+            return fuzz_running(base, credential, api=name, examples=examples, seed=seed)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,13 +33,15 @@ def _broken_document() -> dict:
     return {
         "openapi": "3.0.3", "info": {"title": "broken on purpose", "version": "1"},
         "components": {"securitySchemes": {"OAuth2": {"type": "oauth2", "flows": {
-            "password": {"tokenUrl": "/token", "scopes": {}}}}}},
+            "password": {"tokenUrl": "/token", "scopes": {}}}},
+            "client_secret_basic": {"type": "http", "scheme": "basic"}}},
         "paths": {
             "/open": {"get": {"security": [{"OAuth2": []}], "responses": {"200": ok, "401": err}}},
             "/crash": {"get": {"parameters": [{"name": "n", "in": "query", "required": True,
                                                 "schema": {"type": "integer"}}],
                                "responses": {"200": ok, "400": err}}},
             "/wrong": {"get": {"responses": {"200": ok}}},
+            "/open-basic": {"get": {"security": [{"client_secret_basic": []}], "responses": {"200": ok, "401": err}}},
         },
     }
 
@@ -65,7 +67,7 @@ def _broken_app() -> web.Application:
 
     app = web.Application()
     app.add_routes([web.get("/openapi.json", openapi), web.get("/open", open_route), web.get("/crash", crash),
-                    web.get("/wrong", wrong)])
+                    web.get("/wrong", wrong), web.get("/open-basic", open_route)])
     return app
 
 
@@ -107,6 +109,16 @@ def test_fuzzer_reports_server_errors_schema_violations_and_ignored_auth(broken_
     assert "not-a-real-token" not in report.summary()  # evidence never shows a whole token
 
 
+def test_fuzzer_reports_a_route_that_ignores_client_authentication(broken_api):
+    """RFC 6749 §2.3.1 / §5.2: a route secured by client_secret_basic (as oauth-proxy's /introspect) that
+    answers without credentials is reported, by schemathesis's own ignored_auth; the secret is never shown."""
+    report = fuzz_api.fuzz_url(broken_api, api="broken", basic=("some-client", "sEcReT-value-42"),
+                               examples=EXAMPLES, seed=SEED)
+    found = {(f.operation, f.check) for f in report.findings}
+    assert ("GET /open-basic", "ignored_auth") in found, report.summary()
+    assert "sEcReT-value-42" not in report.summary()
+
+
 # -- our servers ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["backend", "backend2", "backend3", "backend4"])
 def test_schemathesis_finds_nothing_on_our_servers(tmp_path, name):
@@ -133,12 +145,18 @@ def test_schemathesis_with_a_narrow_token_checks_the_documented_403(tmp_path):
 
 
 def test_schemathesis_finds_nothing_on_oauth_proxy(tmp_path):
-    """The same for oauth-proxy, once it publishes its OpenAPI document (skipped until then)."""
-    with fuzz_api.running_api("oauth-proxy", tmp_path) as (base, token):
-        if not fuzz_api.has_openapi(base):
-            pytest.skip("oauth-proxy serves no /openapi.json yet")
-        report = fuzz_api.fuzz_url(base, api="oauth-proxy", token=token, examples=EXAMPLES, seed=SEED)
+    """The same for oauth-proxy, whose protected routes take client authentication (RFC 6749 §2.3.1), not
+    tokens: the run sends the seeded m2m client's client_secret_basic, /introspect (which requires it) must
+    accept it, and schemathesis's ignored_auth probes it without and with wrong credentials. The generated
+    cases reach a token response, the introspection answer and both kinds of /authorize answer."""
+    with fuzz_api.running_api("oauth-proxy", tmp_path) as (base, credential):
+        assert credential[0] == "m2m"
+        report = fuzz_api.fuzz_running(base, credential, api="oauth-proxy", examples=EXAMPLES, seed=SEED)
     assert report.clean, report.summary()
+    assert report.operations >= 12, report.summary()
+    assert 200 in report.statuses["POST /token"] and 200 in report.statuses["POST /introspect"]
+    assert {302, 400} <= report.statuses["GET /authorize"]
+    assert credential[1] not in report.summary()
 
 
 def test_a_token_that_is_never_accepted_is_reported(tmp_path):

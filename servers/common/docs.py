@@ -186,3 +186,43 @@ def add_docs(app: web.Application, document: dict, oauth: dict | None = None) ->
     app.router.add_get("/docs/init.js", docs_init)
     app.router.add_get("/docs/oauth2-redirect.html", oauth2_redirect)
     app.router.add_static("/docs/static/", SWAGGER_DIR, follow_symlinks=False)
+
+
+# -- pieces for servers that are not only JSON APIs (oauth-proxy's HTML pages and redirects, frontend) ------
+def header(description: str, pattern: str | None = None) -> dict:
+    """A required response header (string), optionally with a regular expression it always matches."""
+    return _header(description, pattern)
+
+
+# RFC 9700 §4.16 (clickjacking): the HTML pages of the authorization server always send these.
+HTML_PAGE_HEADERS = {
+    "Content-Security-Policy": header("A strict CSP (no framing, no script)", r"frame-ancestors 'none'"),
+    "X-Frame-Options": header("No framing", r"^DENY$"),
+    "Cache-Control": header("Pages carry per-request state: never cached", r"no-store"),
+}
+
+
+def html_response(description: str, headers: dict | None = None) -> dict:
+    """An HTML page (``text/html``) with the given (required) headers."""
+    resp: dict[str, Any] = {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+    if headers:
+        resp["headers"] = dict(headers)
+    return resp
+
+
+def redirect_response(description: str, headers: dict | None = None) -> dict:
+    """A redirect: no body, a required ``Location`` and never cached."""
+    return {"description": description,
+            "headers": {"Location": header("Where the browser goes next"),
+                        "Cache-Control": header("Redirects carry codes or state: never cached", r"no-store"),
+                        **(headers or {})}}
+
+
+def form_body(schema: dict, required: bool = True) -> dict:
+    """An ``application/x-www-form-urlencoded`` request body (RFC 6749 Appendix B)."""
+    return {"required": required, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
+
+
+def basic_scheme(description: str) -> dict:
+    """HTTP Basic (e.g. RFC 6749 §2.3.1 ``client_secret_basic``); Swagger UI's Authorize asks for both parts."""
+    return {"type": "http", "scheme": "basic", "description": description}

@@ -11,6 +11,7 @@ Modules, one concern each:
     grants.py     /token: authorization_code, refresh_token, client_credentials
     exchange.py   /token: token exchange with trusted issuers
     revoke.py     /revoke, /introspect, /revocations
+    openapi.py    the OpenAPI document (/openapi.json, Swagger UI at /docs)
     clients.py    client records, client authentication, seeding
     issuer.py     signing, refresh token families, codes, revocation bookkeeping
 """
@@ -21,12 +22,13 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
+from servers.common import docs
 from servers.common.app import SETTINGS, STORE, health, store_context
 from servers.common.jwks import KeyRing
 from servers.common.middleware import add_routes, base_app
 from servers.common.settings import Settings
 
-from . import authorize, grants, metadata, revoke
+from . import authorize, grants, metadata, openapi, revoke
 from .clients import ClientRegistry, seed_clients
 from .context import PROXY, Proxy, cors_middleware
 from .exchange import parse_trusted, trusted_context
@@ -59,4 +61,6 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(trusted_context(trusted, settings.leeway))
     add_routes(app, [*metadata.routes, *authorize.routes, *grants.routes, *revoke.routes,
                      web.get("/health", health)])
+    # /openapi.json and Swagger UI at /docs; Authorize = client_secret_basic (see openapi.py for why).
+    docs.add_docs(app, openapi.openapi(settings.token_issuer))
     return app
