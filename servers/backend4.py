@@ -385,6 +385,9 @@ def create_app(settings: Settings) -> web.Application:
     defs = [web.get("/health", health)] + [web.get(path, h) for path, (_, h, _) in ROUTES.items()]
     add_routes(app, defs)
     document = openapi(settings)
+    # RFC 8707: ask for a token for THIS resource (its exact identifier), so the aud is right even when the
+    # issuer serves several resources; an issuer that does not know it answers invalid_target up front.
     docs.add_docs(app, document, oauth={"clientId": DOCS_CLIENT_ID, "usePkceWithAuthorizationCodeGrant": True,
-                                        "scopes": " ".join(SCOPES)})
+                                        "scopes": " ".join(SCOPES),
+                                        "additionalQueryStringParams": {"resource": settings.token_audience}})
     return app

@@ -716,6 +716,7 @@ async def test_docs_run_authorization_code_with_pkce_at_the_issuer(issuer, start
     assert doc["paths"]["/users/me"]["get"]["security"] == [{"OAuth2": ["me"]}]
     init = await (await client.get("/docs/init.js")).text()
     assert '"clientId": "backend4-docs"' in init and '"usePkceWithAuthorizationCodeGrant": true' in init
+    assert '"additionalQueryStringParams": {"resource": "%s"}' % AUD in init  # RFC 8707: a token for us
     assert (await client.get("/docs")).status == 200
     assert (await client.get("/docs/oauth2-redirect.html")).status == 200
 

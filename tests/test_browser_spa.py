@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import re
+from urllib.parse import quote
 
 import pytest
 
@@ -197,6 +198,7 @@ def test_swagger_ui_pkce_authorize_then_users_me_on_backend4(stack, page):
     assert authorize_requests, "Swagger UI never reached the proxy's authorization endpoint"
     assert "code_challenge_method=S256" in authorize_requests[0]
     assert "client_id=backend4-docs" in authorize_requests[0]
+    assert "resource=" + quote(stack["backend4"], safe="") in authorize_requests[0]  # RFC 8707
     dialog.get_by_role("button", name="Close").first.click()
 
     op = page.locator("#operations-default-get_users_me")
