@@ -173,9 +173,6 @@ def test_spa_checks_state_and_iss_before_using_a_code(stack, page, case):
     assert page.evaluate("sessionStorage.length") == 0  # the pending login is spent either way
 
 
-@pytest.mark.xfail(strict=True, reason="oauth-proxy's CORS preflight on /token allows only Content-Type and "
-                   "Authorization, but Swagger UI's token request carries X-Requested-With (Chromium: 'Request "
-                   "header field x-requested-with is not allowed'); fix in servers/oauth_proxy/context.py")
 def test_swagger_ui_pkce_authorize_then_users_me_on_backend4(stack, page):
     """backend4 /docs: Swagger UI's Authorize runs Authorization Code with PKCE (RFC 7636) at the proxy as
     the public client backend4-docs; then "Try it out" on GET /users/me sends the token and gets 200 with

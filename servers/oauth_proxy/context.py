@@ -71,7 +71,7 @@ async def cors_middleware(request: web.Request, handler) -> web.StreamResponse:
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         if "Access-Control-Allow-Origin" in headers:
             headers.update({"Access-Control-Allow-Methods": "GET, POST",
-                            "Access-Control-Allow-Headers": "Content-Type, Authorization",
+                            "Access-Control-Allow-Headers": "Content-Type, Authorization, X-Requested-With",
                             "Access-Control-Max-Age": "600"})
         return web.Response(status=204, headers=headers)
     try:
