@@ -107,7 +107,8 @@ def _operation_requires_auth(case) -> bool:
 def _requires_bearer(case) -> bool:
     """Whether every way to call this operation needs an OAuth2 (bearer) credential: mandatory security in
     which each alternative names an ``oauth2`` or ``openIdConnect`` scheme. Operations secured by an
-    ``http``/``apiKey`` scheme (oauth-proxy's ``client_secret_basic``) are schemathesis's ``ignored_auth``'s."""
+    ``http``/``apiKey`` scheme (oauth-proxy's ``client_secret_basic``) are left to schemathesis's
+    ``ignored_auth``."""
     if not _operation_requires_auth(case):
         return False
     raw = getattr(getattr(case.operation, "definition", None), "raw", None) or {}
@@ -278,7 +279,8 @@ def _collect(report: FuzzReport, recorder, hidden: tuple, Status) -> None:
                 if body:
                     request += " body=" + body[:120].decode("utf-8", "replace")
             report.findings.append(Finding(recorder.label, check.name, failure.title,
-                                           _redact(failure.message, *hidden), _redact(request, *hidden), status))
+                                           _redact(failure.message, *hidden), _redact(request, *hidden),
+                                           status))
 
 
 # -- our servers: start one, get a token --------------------------------------------------------------
@@ -385,7 +387,7 @@ def has_openapi(base_url: str) -> bool:
 
 
 PASSWORD_SERVERS = ("backend", "backend2", "backend3")
-FUZZABLE = (*PASSWORD_SERVERS, "backend4", "oauth-proxy")
+FUZZABLE = (*PASSWORD_SERVERS, "backend4", "oauth-proxy", "frontend")
 
 
 def m2m_credentials(keys_dir: Path) -> tuple[str, str]:
@@ -413,6 +415,11 @@ def running_api(name: str, directory: Path) -> Iterator[tuple[str, str | tuple[s
         with serve("oauth-proxy", directory, "--resource-url", resource) as issuer, \
                 serve("backend4", directory, "--upstream-issuer", issuer, port=port) as base:
             yield base, client_credentials_token(issuer, directory / "keys", resource)
+        return
+    if name == "frontend":  # nothing protected; /config.json discovers a real oauth-proxy
+        with serve("oauth-proxy", directory) as issuer, \
+                serve("frontend", directory, "--upstream-issuer", issuer) as base:
+            yield base, None
         return
     raise ValueError(f"no fuzz set-up for {name!r}")
 

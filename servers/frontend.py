@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
+from .common import docs
 from .common.app import SETTINGS, health
 from .common.discovery import DiscoveryError, discover, metadata_urls
 from .common.middleware import add_routes, base_app
@@ -166,6 +167,64 @@ def metadata_context(settings: Settings):
     return ctx
 
 
+def static_files() -> dict[str, Path]:
+    """The SPA's files (the directory is flat): name -> path."""
+    return {p.name: p for p in STATIC_DIR.iterdir() if p.is_file() and not p.name.startswith(".")}
+
+
+def static_type(name: str) -> str:
+    import mimetypes
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """/static/NAME: one of the SPA's files, else the JSON 404 of any unknown path (aiohttp's static
+    route answered an empty application/octet-stream 404, which schemathesis found)."""
+    name = request.match_info["filename"]
+    path = static_files().get(name)
+    if path is None:
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Content-Type": static_type(name)})
+
+
+CONFIG_SCHEMA = {
+    "type": "object",
+    "required": ["issuer", "api_url", "client_id", "scope", "metadata_url", "endpoints", "iss_parameter",
+                 "discovery_error"],
+    "properties": {**{k: {"type": "string"}
+                      for k in ("issuer", "api_url", "client_id", "scope", "metadata_url")},
+                   "endpoints": {"type": "object", "nullable": True,
+                                 "properties": {n: {"type": "string", "nullable": True} for n in ENDPOINTS}},
+                   "iss_parameter": {"type": "boolean"},
+                   "discovery_error": {"type": "string", "nullable": True}},
+}
+
+
+def openapi() -> dict:
+    """/openapi.json: the page, its configuration and its static files (content types as served)."""
+    files = sorted(static_files())
+    types = sorted({static_type(f) for f in files})
+    headers = {"Content-Security-Policy": docs.header("script-src 'self'; connect-src: issuer and API",
+                                                      r"default-src 'none'"),
+               "Cache-Control": docs.header("never cached", r"no-store")}
+    page = {"get": {"summary": "The SPA (the same page at /callback, where its script finishes the flow)",
+                    "responses": {"200": docs.html_response("The page", headers)}}}
+    static = {"get": {"summary": "The SPA's script, stylesheet and icon",
+                      "parameters": [{"name": "filename", "in": "path", "required": True,
+                                      "schema": {"type": "string", "enum": files}}],
+                      "responses": {"200": {"description": "The file",
+                                            "content": {t: {"schema": {"type": "string"}} for t in types}},
+                                    **docs.error_responses(404)}}}
+    return docs.openapi_document(
+        "oauthlab frontend (single-page app, Authorization Code + PKCE in the browser)",
+        "Static files and /config.json; the OAuth flow itself runs in the browser.",
+        {"/": page, "/callback": page,
+         "/config.json": docs.public_get("The SPA's configuration: issuer, API and the discovered endpoints "
+                                         "(null while the issuer cannot be reached)", CONFIG_SCHEMA),
+         "/health": docs.public_get("Liveness check (no auth)", docs.STATUS_SCHEMA),
+         "/static/{filename}": static}, {})
+
+
 def create_app(settings: Settings) -> web.Application:
     app = base_app(settings.max_body)
     app[SETTINGS] = settings
@@ -173,5 +232,6 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(metadata_context(settings))
     app.on_response_prepare.append(security_headers)
     add_routes(app, [*routes, web.get("/health", health)])
-    app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
+    app.router.add_get("/static/{filename}", static_file)
+    docs.add_docs(app, openapi())  # /openapi.json, Swagger UI at /docs (under this server's CSP)
     return app

@@ -81,7 +81,8 @@ async def test_client_authentication_is_documented_as_client_secret_basic(proxy,
 async def test_authorization_journey_answers_as_documented(proxy):
     """RFC 6749 §4.1.2.1: an unregistered redirect_uri gets an error page, never a redirect (documented 400
     text/html with CSP); a valid request is 302 to /login; the login form is 200 HTML; a successful login is
-    303 with Location and no-store, as the document says (schemathesis cannot log in, so this is checked here)."""
+    303 with Location and no-store, as the document says (schemathesis cannot log in, so this is checked
+    here)."""
     document = await (await proxy.get("/openapi.json")).json()
     authorize = document["paths"]["/authorize"]["get"]["responses"]
     bad = await proxy.get("/authorize", params=authorize_params(redirect_uri=FRONTEND_CB + "/x"),
@@ -106,7 +107,8 @@ async def test_authorization_journey_answers_as_documented(proxy):
                             allow_redirects=False)
     assert done.status == 303 and done.headers["Location"].startswith(FRONTEND_CB + "?code=")
     assert "303" in document["paths"]["/login"]["post"]["responses"]
-    assert re.search(header_pattern(document, "/login", "post", 303, "Cache-Control"), done.headers["Cache-Control"])
+    assert re.search(header_pattern(document, "/login", "post", 303, "Cache-Control"),
+                     done.headers["Cache-Control"])
     documented = set(document["paths"]["/login"]["post"]["responses"])
     assert {"303", "400", "401", "403", "429"} <= documented
 

@@ -41,7 +41,8 @@ def _broken_document() -> dict:
                                                 "schema": {"type": "integer"}}],
                                "responses": {"200": ok, "400": err}}},
             "/wrong": {"get": {"responses": {"200": ok}}},
-            "/open-basic": {"get": {"security": [{"client_secret_basic": []}], "responses": {"200": ok, "401": err}}},
+            "/open-basic": {"get": {"security": [{"client_secret_basic": []}],
+                                    "responses": {"200": ok, "401": err}}},
         },
     }
 
@@ -120,11 +121,12 @@ def test_fuzzer_reports_a_route_that_ignores_client_authentication(broken_api):
 
 
 # -- our servers ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["backend", "backend2", "backend3", "backend4"])
+@pytest.mark.parametrize("name", ["backend", "backend2", "backend3", "backend4", "frontend"])
 def test_schemathesis_finds_nothing_on_our_servers(tmp_path, name):
     """Issue 5: "a schemathesis run against each server (with a valid token for the protected routes)
     finds no server error, no response that breaks the schema, and no route that ignores missing auth".
-    backend4's token comes from a real oauth-proxy (client_credentials, audience = this backend4)."""
+    backend4's token comes from a real oauth-proxy (client_credentials, audience = this backend4); the
+    frontend has no protected route and discovers a real oauth-proxy for its /config.json."""
     report = fuzz_api.fuzz_api(name, examples=EXAMPLES, seed=SEED, directory=tmp_path)
     assert report.operations >= 3 and report.cases >= 3 * report.operations, report.summary()
     assert report.clean, report.summary()
@@ -177,3 +179,25 @@ def test_fuzz_command_exit_codes(tmp_path, capsys):
     assert fuzz_api.run(argparse.Namespace(api="nope", examples=3, seed=1)) == 2
     assert "--api must be one of" in capsys.readouterr().err
     assert fuzz_api.run(argparse.Namespace(api="backend", examples=0, seed=1)) == 2
+
+
+async def test_frontend_document_describes_every_registered_route(aiohttp_client, tmp_path):
+    """Issue 5: "every server's OpenAPI document describes all its routes": the frontend's too (its static
+    files as /static/{filename}, the names enumerated), and /docs serves Swagger UI from the package."""
+    from servers import frontend
+
+    from .conftest import make_settings
+    from .test_oauth_proxy_openapi import documented_operations, routed_operations
+
+    nobody = f"http://127.0.0.1:{free_port()}"  # /config.json is not called here
+    app = frontend.create_app(make_settings(tmp_path, "frontend", port=8080, upstream_issuer=nobody))
+    client = await aiohttp_client(app)
+    document = await (await client.get("/openapi.json")).json()
+    assert documented_operations(document) == routed_operations(app)
+    names = document["paths"]["/static/{filename}"]["get"]["parameters"][0]["schema"]["enum"]
+    assert {"app.js", "style.css"} <= set(names)
+    missing = await client.get("/static/nope.js")
+    assert missing.status == 404 and (await missing.json())["error"] == "not_found"
+    page = await client.get("/docs")
+    assert page.status == 200 and "/docs/static/swagger-ui-bundle.js" in await page.text()
+    assert (await client.get("/docs/static/swagger-ui-bundle.js")).status == 200

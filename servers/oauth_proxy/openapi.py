@@ -123,7 +123,8 @@ AUTHORIZE_PARAMS = (
     ("scope", f"Space-separated, within the client's scopes ({', '.join(SCOPES)})", False, "me items"),
     ("state", "Echoed back unchanged (at most 4096 characters)", False, "af0ifjsldkj"),
     ("resource", "RFC 8707: one of the client's audiences (else error=invalid_target)", False, None),
-    ("prompt", "`login` forces a new login; `none` without a session gives error=login_required", False, None),
+    ("prompt", "`login` forces a new login; `none` without a session gives error=login_required", False,
+     None),
 )
 
 AUTHORIZE_RESPONSES = {
@@ -131,7 +132,8 @@ AUTHORIZE_RESPONSES = {
         "To /login?request=... (no session), or back to the redirect_uri with `code` or `error`, "
         "`state` and `iss` (RFC 9207)"),
     "400": docs.html_response("Error page: repeated/unknown client_id, unregistered redirect_uri or a "
-                              "malformed request. Never redirected (RFC 6749 §4.1.2.1)", docs.HTML_PAGE_HEADERS),
+                              "malformed request. Never redirected (RFC 6749 §4.1.2.1)",
+                              docs.HTML_PAGE_HEADERS),
     **docs.error_responses(503),
 }
 
@@ -187,7 +189,8 @@ TOKEN_FORM = {
     "properties": {
         "grant_type": {"type": "string", "enum": list(ALL_GRANTS)},
         "code": {**_STR, "description": "authorization_code: required"},
-        "redirect_uri": {**_STR, "description": "authorization_code: required, as in the authorization request"},
+        "redirect_uri": {**_STR, "description": "authorization_code: required, as in the authorization "
+                                                "request"},
         "code_verifier": {**_STR, "description": "authorization_code: required, RFC 7636 §4.1 "
                                                  "(43-128 unreserved characters)"},
         "refresh_token": {**_STR, "description": "refresh_token: required (rotated on every use)"},
@@ -262,7 +265,8 @@ def openapi(issuer: str) -> dict:
     store_down = docs.error_responses(503)
     metadata["get"]["responses"]["200"]["headers"] = dict(PUBLIC_CACHE)
     metadata["get"]["responses"].update(store_down)
-    jwks = docs.public_get("JWK Set (RFC 7517): the signing key first, retired keys until pruned", JWKS_SCHEMA)
+    jwks = docs.public_get("JWK Set (RFC 7517): the signing key first, retired keys until pruned",
+                           JWKS_SCHEMA)
     jwks["get"]["responses"]["200"]["headers"] = dict(PUBLIC_CACHE)
     jwks["get"]["responses"].update(store_down)
     revocations = docs.public_get("Revoked access-token jtis with their exp, for resource servers to poll",
@@ -283,10 +287,12 @@ def openapi(issuer: str) -> dict:
     }
     document = docs.openapi_document(
         "oauthlab oauth-proxy (OAuth 2.0 authorization server)",
-        f"Issuer {issuer}. Authorization Code + PKCE (S256 only), refresh-token rotation, client_credentials, "
+        f"Issuer {issuer}. Authorization Code + PKCE (S256 only), refresh-token rotation, "
+        "client_credentials, "
         "token exchange (RFC 8693), revocation and introspection; RS256 access tokens (RFC 9068). "
         f"Authorize with a confidential client's id and secret ({BASIC}; the seeded one is `m2m`: "
         "`python run.py clients show m2m`) to try /token and /introspect. Registered SPA origins may call "
         "/token, /revoke, the JWKS and the metadata (CORS; preflights are answered 204).",
-        paths, {BASIC: docs.basic_scheme("RFC 6749 §2.3.1 client_secret_basic: client_id and client_secret")})
+        paths,
+        {BASIC: docs.basic_scheme("RFC 6749 §2.3.1 client_secret_basic: client_id and client_secret")})
     return document
