@@ -1,9 +1,10 @@
 """``run.py fuzz --api NAME``: schemathesis against one of our servers' OpenAPI documents (issue 5 item 1).
 
 The server is started for real (``run.py serve NAME`` in a throwaway directory, on a free 127.0.0.1 port),
-a valid access token is obtained the way a client would (the password grant for the password servers,
-with every declared scope), and schemathesis generates requests from ``/openapi.json``, with that token
-on the protected routes. It checks that:
+a valid credential is obtained the way a client would (the password grant with every declared scope for
+the password servers; client_credentials from a real oauth-proxy for backend4; for oauth-proxy itself, whose
+endpoints take client authentication, the seeded m2m client's secret as client_secret_basic; none for the
+frontend), and schemathesis generates requests from ``/openapi.json`` with it. It checks that:
 
 - no request gets a server error (5xx);
 - every response matches the document: status code, content type, headers and body schema;
