@@ -42,7 +42,7 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 def bearer_token(request: web.Request) -> str:
     """Extract the one bearer token of a request, or raise the RFC 6750 error for its absence/shape."""
     headers = request.headers.getall("Authorization", [])
-    in_query = "access_token" in request.query
+    in_query = bool(request.query_string) and "access_token" in request.query  # parse only if present
     if len(headers) > 1:
         raise BearerInvalidRequest("several Authorization headers")
     if not headers:

@@ -152,7 +152,7 @@ ITEMS = ("Foo", "Bar")
 def me_handler(*scopes: str):
     @requires(*scopes)
     async def read_users_me(request: web.Request) -> web.Response:
-        return web.json_response(request[PRINCIPAL].user.public())
+        return web.Response(body=request[PRINCIPAL].user.public_json, content_type="application/json")
     return read_users_me
 
 

@@ -10,6 +10,7 @@ Rules the implementations keep:
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -34,6 +35,11 @@ class User:
         """What an API may show: never the password hash."""
         return {"username": self.username, "full_name": self.full_name, "email": self.email,
                 "disabled": self.disabled}
+
+    @functools.cached_property
+    def public_json(self) -> bytes:
+        """``public()`` serialised once per (cached) user record: /users/me is the hot path."""
+        return json.dumps(self.public()).encode()
 
 
 class Store(Protocol):
