@@ -186,7 +186,8 @@ def check_callback(url: str, state: str, issuer: str, out: Printer) -> str:
 async def verify_token(session, meta: dict, token: str, out: Printer) -> dict:
     import jwt
 
-    from servers.common.jwks import keys_from_jwks
+    from servers.common.errors import OAuthError
+    from servers.common.jwks import RemoteJWKS
 
     header = jwt.get_unverified_header(token)
     claims = jwt.decode(token, options={"verify_signature": False})
@@ -194,10 +195,15 @@ async def verify_token(session, meta: dict, token: str, out: Printer) -> dict:
     out.kv("token", short(token))
     print("    header  " + json.dumps(header))
     print("    claims  " + json.dumps(claims, indent=2).replace("\n", "\n            "))
-    keys = keys_from_jwks(await fetch_json(session, meta["jwks_uri"]), ("RS256",))
-    key = keys.get(header.get("kid", ""))
-    if key is None:
-        raise FlowFailed(f"kid {header.get('kid')!r} is not in the JWKS")
+    if header.get("alg") != "RS256":
+        raise FlowFailed(f"alg {header.get('alg')!r} is not RS256")
+    # The shared JWKS cache: only keys usable for RS256 (RFC 8725 §3.1), bounded fetch, no redirects.
+    jwks = RemoteJWKS(meta["issuer"], meta["jwks_uri"], algorithms=("RS256",), discover_metadata=False)
+    jwks.session = session
+    try:
+        key = await jwks.resolve(header)
+    except OAuthError as exc:
+        raise FlowFailed(f"no usable RS256 key for kid {header.get('kid')!r} in the JWKS: {exc.reason}") from None
     try:
         jwt.decode(token, key, algorithms=["RS256"], issuer=meta["issuer"], options={"verify_aud": False})
     except jwt.PyJWTError as exc:

@@ -1,5 +1,6 @@
 """RS256 signing keys and JSON Web Key Sets: RFC 7517 (JWK/JWKS), RFC 7518 §6.3 (RSA keys), RFC 7638
-(JWK thumbprints, used as ``kid``).
+(JWK thumbprints, used as ``kid``); and ``RemoteJWKS``, the one cache of another issuer's published keys
+(RFC 8725 §3.1 key/algorithm filter, rate-limited single-flight refetch, discovery, background refresh).
 
 Key files live in keys/ (mode 0600, gitignored, never committed)::
 
@@ -18,19 +19,25 @@ is handed that object: re-parsing a PEM per token would cost more than the signa
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 import logging
+import math
 import os
 import time
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator, Callable
 
+import aiohttp
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
+from .discovery import MAX_DOCUMENT_BYTES, DiscoveryError, check_http_url, discover, fetch_json
+from .errors import InvalidToken, TemporarilyUnavailable
 from .keys import write_private
 from .settings import ConfigError
 
@@ -225,71 +232,275 @@ class KeyRing:
         return self.current
 
 
-def keys_from_jwks(document: Any, algorithms: tuple[str, ...]) -> dict[str, Any]:
-    """Public keys (kid -> key object) from a fetched JWK Set, for the given algorithm family only.
+# -- other issuers' keys: one remote JWK Set cache ---------------------------------------------------
+# RFC 8725 §3.1: "each key MUST be used with exactly one algorithm" family: a key is used only with the
+# algorithms of its key type (and curve), and a JWK's own "alg", if present, must be the token's.
+ALG_FAMILIES = {"RS256": "RSA", "RS384": "RSA", "RS512": "RSA", "PS256": "RSA", "PS384": "RSA", "PS512": "RSA",
+                "ES256": "EC P-256", "ES384": "EC P-384", "ES512": "EC P-521", "EdDSA": "OKP"}
+EC_CURVES = {"P-256": (ec.SECP256R1, 32), "P-384": (ec.SECP384R1, 48), "P-521": (ec.SECP521R1, 66)}
+OKP_CURVES = {"Ed25519": (ed25519.Ed25519PublicKey, 32), "Ed448": (ed448.Ed448PublicKey, 57)}
+MIN_RSA_BITS = 2048  # RFC 7518 §3.3 (RS*), §3.5 (PS*)
+PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 
-    Keys without kid are listed under "". Private members are never accepted from a remote document."""
-    import jwt  # PyJWT's JWK parsing
 
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise ValueError("not a JWK Set")
-    out: dict[str, Any] = {}
-    for jwk in document["keys"]:
-        if not isinstance(jwk, dict) or jwk.get("use", "sig") != "sig" or "d" in jwk:
+@dataclass(frozen=True)
+class VerificationKey:
+    """One usable public key of a remote JWK Set."""
+    kid: str | None
+    key: Any  # a cryptography public key object, as PyJWT takes it
+    family: str  # ALG_FAMILIES value
+    alg: str | None  # the JWK's own "alg", if it had one
+    material: tuple  # the key-defining members (a kid whose material changes is a withdrawn key)
+
+    def usable_for(self, alg: Any) -> bool:
+        """RFC 8725 §3.1: the token's alg is of this key's family and, if the JWK names one, is that one."""
+        return ALG_FAMILIES.get(alg) == self.family and (self.alg is None or self.alg == alg)
+
+
+def b64url_bytes(value: Any, name: str) -> bytes:
+    """Strict base64url (RFC 7515 §2): letters, digits, - and _, no padding; else ValueError."""
+    if not isinstance(value, str) or not value or not all(c.isascii() and (c.isalnum() or c in "-_")
+                                                          for c in value):
+        raise ValueError(f"{name} is not base64url")
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def _jwk_family(jwk: dict) -> str | None:
+    kty = jwk.get("kty")
+    if kty == "RSA":
+        return "RSA"
+    if kty == "EC" and jwk.get("crv") in EC_CURVES:
+        return f"EC {jwk['crv']}"
+    if kty == "OKP" and jwk.get("crv") in OKP_CURVES:
+        return "OKP"
+    return None
+
+
+def _public_key(jwk: dict, family: str) -> tuple[Any, tuple]:
+    """The cryptography key object of a public JWK (ValueError/TypeError if unusable)."""
+    if family == "RSA":
+        n, e = b64url_bytes(jwk.get("n"), "n"), b64url_bytes(jwk.get("e"), "e")
+        key = rsa.RSAPublicNumbers(int.from_bytes(e, "big"), int.from_bytes(n, "big")).public_key()
+        if key.key_size < MIN_RSA_BITS:
+            raise ValueError(f"RSA key of {key.key_size} bits")
+        return key, ("RSA", jwk["n"], jwk["e"])
+    if family.startswith("EC "):
+        curve, size = EC_CURVES[jwk["crv"]]
+        x, y = b64url_bytes(jwk.get("x"), "x"), b64url_bytes(jwk.get("y"), "y")
+        if len(x) != size or len(y) != size:  # RFC 7518 §6.2.1.2: full-length coordinates
+            raise ValueError("EC coordinate of the wrong length")
+        key = ec.EllipticCurvePublicNumbers(int.from_bytes(x, "big"), int.from_bytes(y, "big"),
+                                            curve()).public_key()  # checks the point is on the curve
+        return key, ("EC", jwk["crv"], jwk["x"], jwk["y"])
+    cls, size = OKP_CURVES[jwk["crv"]]
+    x = b64url_bytes(jwk.get("x"), "x")
+    if len(x) != size:
+        raise ValueError("OKP key of the wrong length")
+    return cls.from_public_bytes(x), ("OKP", jwk["crv"], jwk["x"])
+
+
+def verification_key(jwk: Any, algorithms: tuple[str, ...] = (ALG,)) -> VerificationKey | None:
+    """A verification key from one JWK for the given algorithms, or None if this JWK must not be used for
+    them: RFC 8725 §3.1 (algorithm family; the JWK's alg, if any, allowed), RFC 7517 §4.2/§4.3 (use sig,
+    key_ops verify), RFC 7518 §3.3 (RSA >= 2048 bits), §6.2.1 (EC curve of the alg); public keys only."""
+    if not isinstance(jwk, dict):
+        return None
+    family = _jwk_family(jwk)
+    if family is None or family not in {ALG_FAMILIES.get(a) for a in algorithms}:
+        return None
+    if jwk.get("use", "sig") != "sig":
+        return None
+    alg = jwk.get("alg")
+    if alg is not None and (alg not in algorithms or ALG_FAMILIES.get(alg) != family):
+        return None
+    ops = jwk.get("key_ops")
+    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
+        return None
+    kid = jwk.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        return None
+    if any(m in jwk for m in PRIVATE_MEMBERS):
+        log.warning("a JWK Set publishes a private key (kid %r): not used", str(kid)[:40])
+        return None
+    try:
+        key, material = _public_key(jwk, family)
+    except (ValueError, TypeError, KeyError):
+        return None
+    return VerificationKey(kid, key, family, alg, material)
+
+
+def usable_keys(jwks: Any, algorithms: tuple[str, ...] = (ALG,)) -> dict[str | None, VerificationKey]:
+    """kid -> key for every usable key of a JWK Set; a kid seen twice is ambiguous and dropped (RFC 7517
+    §4.5); keys without kid are listed under None (and so count as one kid)."""
+    entries = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(entries, list):
+        raise DiscoveryError("the JWK Set has no 'keys' array")
+    keys: dict[str | None, VerificationKey] = {}
+    dupes: set[str | None] = set()
+    for jwk in entries:
+        entry = verification_key(jwk, algorithms)
+        if entry is None:
             continue
-        if jwk.get("alg") is not None and jwk["alg"] not in algorithms:
-            continue
-        try:
-            key = jwt.PyJWK(jwk, algorithm=jwk.get("alg") or algorithms[0])
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
-            continue
-        out[str(jwk.get("kid", ""))] = key.key
-    return out
+        if entry.kid in keys:
+            dupes.add(entry.kid)
+        keys[entry.kid] = entry
+    for kid in dupes:
+        del keys[kid]
+    return keys
 
 
 class RemoteJWKS:
-    """Public keys of another issuer, fetched from its ``jwks_uri`` and cached by ``kid``.
+    """Another issuer's signing keys, fetched from its ``jwks_uri`` (found by RFC 8414/OIDC discovery
+    unless configured) and cached by ``kid``. Used by backend4, the proxy's token exchange and ``run.py flow``.
 
-    An unknown kid triggers a refetch at most once per ``min_refetch`` seconds (so a flood of forged kids
-    cannot turn us into a request amplifier); when the issuer is unreachable the cached keys keep serving.
-    The URL comes from configuration only, never from a token header (RFC 8725 §3.10: no jku/x5u)."""
+    - Only keys usable for ``algorithms`` are kept (``verification_key``); a token's key must suit the
+      token's alg (``VerificationKey.usable_for``).
+    - An unknown kid refetches at most once per ``refetch_interval`` (so forged kids cannot turn us into a
+      load generator against the issuer), single-flight (concurrent callers wait for the fetch in flight).
+    - Fetches are bounded (timeout, size, no redirects). If the issuer is down the cached keys keep serving;
+      if we never had keys, ``resolve`` says 503 temporarily_unavailable (the token may be fine).
+    - ``run()`` fetches in the background with backoff until it works, then every ``refresh_interval``;
+      ``on_keys_removed(kids)`` is called when keys disappear or change (drop cached verifications then).
+    - The URL comes from configuration or the issuer's own metadata, never from a token (RFC 8725 §3.10).
+    """
 
-    def __init__(self, url: str, algorithms: tuple[str, ...], min_refetch: float = 30.0,
-                 timeout: float = 5.0) -> None:
-        self.url = url
+    def __init__(self, issuer: str, jwks_uri: str | None = None, *, algorithms: tuple[str, ...] = (ALG,),
+                 discover_metadata: bool | None = None, refetch_interval: float = 30.0,
+                 retry_interval: float = 5.0, refresh_interval: float = 600.0, timeout: float = 5.0,
+                 max_bytes: int = MAX_DOCUMENT_BYTES, clock: Callable[[], float] = time.monotonic) -> None:
+        algorithms = tuple(algorithms)
+        if not algorithms or not set(algorithms) <= set(ALG_FAMILIES):
+            raise ValueError(f"algorithms must be asymmetric JWS algorithms, got {list(algorithms)}")
+        self.issuer = issuer
+        self.configured_jwks_uri = jwks_uri
         self.algorithms = algorithms
-        self.min_refetch = min_refetch
+        # Metadata is needed for the jwks_uri unless configured; a caller may still want it (endpoints).
+        self.discover_metadata = jwks_uri is None if discover_metadata is None else discover_metadata
+        self.refetch_interval = refetch_interval  # an unknown kid refetches at most this often
+        self.retry_interval = retry_interval  # while we have no keys at all
+        self.refresh_interval = refresh_interval  # background refresh (drops removed keys)
         self.timeout = timeout
-        self.keys: dict[str, Any] = {}
-        self._fetched_at: float | None = None
+        self.max_bytes = max_bytes
+        self.clock = clock
+        self.session: aiohttp.ClientSession | None = None
+        self.metadata: dict | None = None
+        self.keys: dict[str | None, VerificationKey] = {}
+        self.fetched_at: float | None = None  # last success
+        self.attempted_at = -math.inf  # last attempt, successful or not
+        self.fetches = 0
+        self.on_keys_removed: Callable[[set], None] | None = None
+        self.on_metadata: Callable[[dict], None] | None = None
+        self._lock = asyncio.Lock()
 
-    async def fetch(self, session) -> None:
-        import aiohttp
+    @property
+    def jwks_uri(self) -> str | None:
+        if self.configured_jwks_uri:
+            return self.configured_jwks_uri
+        return self.metadata.get("jwks_uri") if self.metadata else None
 
-        self._fetched_at = time.monotonic()
-        try:
-            async with session.get(self.url, timeout=aiohttp.ClientTimeout(total=self.timeout),
-                                   allow_redirects=False) as resp:
-                if resp.status != 200:
-                    raise ValueError(f"HTTP {resp.status}")
-                document = await resp.json(content_type=None)
-            keys = keys_from_jwks(document, self.algorithms)
-        except Exception as exc:  # noqa: BLE001 - network or document error: keep the cached keys
-            log.warning("JWKS %s not refreshed (%s); keeping %d cached key(s)", self.url,
-                        exc.__class__.__name__, len(self.keys))
+    def _due(self) -> bool:
+        interval = self.refetch_interval if self.fetched_at is not None else self.retry_interval
+        return self.clock() - self.attempted_at >= interval
+
+    async def _discover(self) -> None:
+        """The issuer's metadata, until we have it; required only without a configured jwks_uri."""
+        assert self.session is not None
+        if self.metadata is not None or not self.discover_metadata:
             return
+        try:
+            meta = await discover(self.session, self.issuer, timeout=self.timeout)
+            if not self.configured_jwks_uri:
+                check_http_url(meta.get("jwks_uri"), "jwks_uri")
+        except DiscoveryError:
+            if self.configured_jwks_uri:
+                return  # the metadata is optional then; tried again at the next fetch
+            raise
+        self.metadata = meta
+        if self.on_metadata is not None:
+            self.on_metadata(meta)
+
+    async def fetch(self) -> bool:
+        """Fetch the key set now (discovering first if needed). On failure keep what we had."""
+        assert self.session is not None, "RemoteJWKS used without an HTTP session"
+        self.attempted_at = self.clock()
+        self.fetches += 1
+        try:
+            await self._discover()
+            uri = self.jwks_uri
+            if uri is None:
+                raise DiscoveryError("no jwks_uri")
+            document = await fetch_json(self.session, uri, timeout=self.timeout, max_bytes=self.max_bytes)
+            keys = usable_keys(document, self.algorithms)
+        except DiscoveryError as exc:
+            log.warning("JWKS of %s unavailable (%s); %s", self.issuer, exc,
+                        f"serving {len(self.keys)} cached key(s)" if self.keys else "no keys yet")
+            return False
+        removed = {kid for kid, old in self.keys.items()
+                   if kid not in keys or keys[kid].material != old.material}
         self.keys = keys
+        self.fetched_at = self.clock()
+        log.info("JWKS of %s: %d usable key(s)", self.issuer, len(keys))
+        if removed and self.on_keys_removed is not None:
+            self.on_keys_removed(removed)
+        return True
 
-    async def key(self, session, kid: str | None) -> Any:
-        """The key for ``kid`` (None if the token has none: only a single-key set then). None if unknown."""
-        found = self._lookup(kid)
-        if found is None and (self._fetched_at is None
-                              or time.monotonic() - self._fetched_at >= self.min_refetch):
-            await self.fetch(session)
-            found = self._lookup(kid)
-        return found
+    async def fetch_locked(self) -> bool:
+        async with self._lock:
+            return await self.fetch()
 
-    def _lookup(self, kid: str | None) -> Any:
-        if kid is None:
-            return next(iter(self.keys.values())) if len(self.keys) == 1 else None
-        return self.keys.get(kid)
+    async def refetch_if_due(self) -> None:
+        """One fetch at a time: a caller that finds a fetch in flight waits for it instead of starting
+        another (so a request racing the start-up fetch is not turned away)."""
+        if self._lock.locked():
+            async with self._lock:
+                return
+        if not self._due():
+            return
+        async with self._lock:
+            if self._due():
+                await self.fetch()
+
+    def pick(self, kid: str | None) -> VerificationKey | None:
+        if kid is None and len(self.keys) == 1:  # RFC 7515 §4.1.4: kid is optional; one key is unambiguous
+            return next(iter(self.keys.values()))
+        return self.keys.get(kid) if kid is not None else None
+
+    async def resolve(self, header: dict) -> Any:
+        """A TokenVerifier key resolver: the key named by ``kid`` (refetching, rate-limited, if unknown),
+        provided it is meant for the token's ``alg`` (the verifier has checked alg against its policy)."""
+        kid = header.get("kid")
+        entry = self.pick(kid)
+        if entry is None:
+            await self.refetch_if_due()
+            entry = self.pick(kid)
+        if entry is None:
+            if self.fetched_at is None:
+                raise TemporarilyUnavailable("the issuer's keys could not be fetched yet", retry_after=5)
+            raise InvalidToken("no key for this kid" if kid is not None else "no kid and several keys")
+        if not entry.usable_for(header.get("alg")):
+            raise InvalidToken(f"key {str(kid)[:40]!r} is not for alg {str(header.get('alg'))[:10]!r}")
+        return entry.key
+
+    async def run(self) -> None:
+        """Background: fetch at start-up with backoff until it works, then refresh periodically."""
+        delay = 1.0
+        while True:
+            if await self.fetch_locked():
+                delay = 1.0
+                await asyncio.sleep(self.refresh_interval)
+            else:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.refetch_interval)
+
+    @asynccontextmanager
+    async def running(self, session: aiohttp.ClientSession) -> AsyncIterator["RemoteJWKS"]:
+        """Use ``session`` and keep the keys fresh in the background while the block runs."""
+        self.session = session
+        task = asyncio.create_task(self.run())
+        try:
+            yield self
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+            self.session = None

@@ -5,8 +5,9 @@ The proxy trusts only the issuers listed in its configuration (``--trusted-issue
     [{"issuer": "https://idp.example", "jwks_uri": "https://idp.example/jwks", "audience": "oauthlab",
       "algorithms": ["RS256"], "scopes": ["me"], "accounts": {"external-sub": "johndoe"}}]
 
-An external token is verified with THAT issuer's keys (fetched from its configured jwks_uri; never a URL
-from the token) and policy (its algorithms, issuer, audience, required claims, <= 30 s leeway) by the shared
+An external token is verified with THAT issuer's keys (the shared ``RemoteJWKS``: fetched from its configured
+jwks_uri, never a URL from the token; only keys for the issuer's algorithms, each used with its own
+algorithm family; refetch rate-limited, refreshed in the background) and policy (its algorithms, issuer, audience, required claims, <= 30 s leeway) by the shared
 ``TokenVerifier``. The external ``(iss, sub)`` is then linked to a local account: an existing link in the
 store, else the ``accounts`` mapping of the config, else a new local account ``ext-<hash>`` (no password,
 the issuer's ``scopes``). The client receives a proxy access token with the normalized claims and
@@ -18,16 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from servers.common.app import STORE
 from servers.common.errors import InvalidGrant, InvalidRequest, InvalidToken, OAuthError
-from servers.common.jwks import RemoteJWKS
+from servers.common.jwks import ALG_FAMILIES, RemoteJWKS
 from servers.common.settings import ConfigError
 from servers.common.store import User
 from servers.common.tokens import TokenPolicy, TokenVerifier, b64url_json, check_format
@@ -40,7 +40,7 @@ from .issuer import ACCESS_TOKEN_TYPE
 log = logging.getLogger("oauthlab.oauth_proxy")
 
 SUBJECT_TOKEN_TYPES = (ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:jwt")
-ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+ASYMMETRIC = set(ALG_FAMILIES)
 LINKS = "external-link"
 
 
@@ -70,25 +70,17 @@ def parse_trusted(entries: tuple) -> list[dict]:
 
 
 class TrustedIssuers:
-    def __init__(self, entries: list[dict], session: aiohttp.ClientSession, leeway: int) -> None:
-        self.session = session
+    def __init__(self, entries: list[dict], leeway: int) -> None:
         self.by_issuer: dict[str, TrustedIssuer] = {}
         for e in entries:
-            jwks = RemoteJWKS(e["jwks_uri"], e["algorithms"])
+            # The configured jwks_uri only: no discovery at an issuer we were told where to find keys.
+            jwks = RemoteJWKS(e["issuer"], e["jwks_uri"], algorithms=e["algorithms"], discover_metadata=False)
             policy = TokenPolicy(algorithms=e["algorithms"], issuer=e["issuer"], audience=e["audience"],
                                  leeway=min(leeway, 30))
-            verifier = TokenVerifier(policy, self._resolver(jwks), cache_size=0)
+            verifier = TokenVerifier(policy, jwks.resolve, cache_size=0)
             self.by_issuer[e["issuer"]] = TrustedIssuer(e["issuer"], verifier, jwks,
                                                         tuple(e.get("scopes", ("me",))),
                                                         dict(e.get("accounts", {})))
-
-    def _resolver(self, jwks: RemoteJWKS):
-        async def resolve(header: dict) -> Any:
-            key = await jwks.key(self.session, header.get("kid"))
-            if key is None:
-                raise InvalidToken("unknown kid for this issuer")
-            return key
-        return resolve
 
     async def verify(self, token: str) -> tuple[TrustedIssuer, dict]:
         try:
@@ -108,12 +100,13 @@ class TrustedIssuers:
 def trusted_context(entries: list[dict], leeway: int):
     @asynccontextmanager
     async def ctx(app: web.Application):
-        session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
-        app[PROXY].exchange = TrustedIssuers(entries, session, leeway)
-        try:
+        trusted = TrustedIssuers(entries, leeway)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session, \
+                AsyncExitStack() as stack:
+            for t in trusted.by_issuer.values():  # each issuer's keys, kept fresh in the background
+                await stack.enter_async_context(t.jwks.running(session))
+            app[PROXY].exchange = trusted
             yield
-        finally:
-            await session.close()
     return ctx
 
 
