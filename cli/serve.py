@@ -25,6 +25,10 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--upstream-issuer", help="backend4/frontend: the authorization server's issuer URL "
                    "(default http://127.0.0.1:9001)")
     p.add_argument("--jwks-uri", help="backend4: the JWKS URL (default: from the issuer's metadata)")
+    p.add_argument("--revocation-list-uri", help="backend4: the issuer's list of revoked access tokens "
+                   "(default: revocation_list_endpoint from the issuer's metadata)")
+    p.add_argument("--revocation-poll-interval", type=float, metavar="SECONDS",
+                   help="backend4: how often the revocation list is polled (default 5)")
     p.add_argument("--api-url", dest="frontend_api", help="frontend: the API it calls (default "
                    "http://127.0.0.1:9000)")
     p.add_argument("--trusted-issuers", type=Path, help="oauth-proxy: JSON file of external issuers "
@@ -52,6 +56,9 @@ def settings_from_args(args: argparse.Namespace, name: str) -> Settings:
         frontend_urls=tuple(getattr(args, "frontend_url", None) or ()),
         resource_urls=tuple(getattr(args, "resource_url", None) or ()),
         bcrypt_rounds=env_int("OAUTHLAB_BCRYPT_ROUNDS", 12),
+        revocation_list_uri=getattr(args, "revocation_list_uri", None),
+        **({"revocation_poll_interval": args.revocation_poll_interval}
+           if getattr(args, "revocation_poll_interval", None) is not None else {}),
     )
 
 

@@ -3,16 +3,19 @@
 It knows nothing of users or passwords: it trusts one issuer, whose keys it fetches, and believes what a
 verified token says.
 
-- Discovery (RFC 8414, then OpenID Connect) of ``--upstream-issuer`` finds the ``jwks_uri``, unless
-  ``--jwks-uri`` is given. Start-up never waits for the issuer: a background task fetches the keys with
-  backoff, and a request that finds no key fetches them itself.
-- The JWKS (RFC 7517) is cached; keys are picked by ``kid``; an unknown ``kid`` refetches the set at most
-  once per 30 s (RFC 9068 §4 "MUST use the keys provided by the authorization server"; the limit keeps
-  forged kids from turning us into a load generator against the issuer). If the issuer is down the cached
-  keys keep serving; if we never had keys the answer is 503 ``temporarily_unavailable``.
-- Only keys that can be used for RS256 signatures are taken: ``kty`` RSA of >= 2048 bits (RFC 7518 §3.3),
-  ``use`` absent or ``sig``, ``alg`` absent or ``RS256`` (RFC 8725 §3.1: "each key MUST be used with
-  exactly one algorithm"), ``key_ops`` absent or containing ``verify``; no private members.
+- The issuer's keys: the shared ``RemoteJWKS`` (servers/common/jwks.py) with RS256 only. Discovery
+  (RFC 8414, then OpenID Connect) of ``--upstream-issuer`` finds the ``jwks_uri``, unless ``--jwks-uri`` is
+  given. Start-up never waits for the issuer: a background task fetches the keys with backoff, and a
+  request that finds no key fetches them itself. An unknown ``kid`` refetches at most once per 30 s
+  (RFC 9068 §4 "MUST use the keys provided by the authorization server"; the limit keeps forged kids from
+  turning us into a load generator against the issuer). If the issuer is down the cached keys keep
+  serving; if we never had keys the answer is 503 ``temporarily_unavailable``. Only keys usable for RS256
+  are taken (RFC 8725 §3.1, RFC 7518 §3.3: RSA >= 2048 bits, use sig, alg RS256 if present, key_ops
+  verify, public only, unambiguous kid).
+- Revocation: the issuer's list of revoked access-token jtis (``revocation_list_endpoint`` in its metadata,
+  or ``--revocation-list-uri``) is polled every ``--revocation-poll-interval`` seconds (default 5) with a
+  conditional GET; a token whose jti is listed is 401 ``invalid_token`` (one set look-up after the cached
+  verification) and leaves the verified-token cache. If the list cannot be fetched the last one applies.
 - Verification is the shared ``TokenVerifier`` with one fixed policy: RS256 only, ``typ`` at+jwt
   (RFC 9068 §4), ``iss`` = the upstream issuer, ``aud`` = this resource's identifier (``--audience``,
   default its public URL), exp/nbf/iat with <= 30 s leeway, required exp iat iss aud sub client_id jti.
@@ -25,26 +28,25 @@ verified token says.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import math
 import time
 from contextlib import asynccontextmanager, suppress
-from typing import Any, AsyncIterator, Callable
+from typing import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 
 from .common import docs
 from .common.app import SETTINGS, health
 from .common.bearer import AUTHENTICATOR, PRINCIPAL, Principal, principal_from_claims, requires
-from .common.discovery import DiscoveryError, check_http_url, discover, fetch_json
-from .common.errors import InvalidToken, TemporarilyUnavailable
+from .common.discovery import DiscoveryError, check_http_url, fetch_json_if_changed
+from .common.errors import InvalidToken
+from .common.jwks import RemoteJWKS
 from .common.middleware import add_routes, base_app
 from .common.password_grant import ITEMS
-from .common.settings import Settings
+from .common.settings import ConfigError, Settings
 from .common.tokens import TokenPolicy, TokenVerifier
 
 log = logging.getLogger("oauthlab.backend4")
@@ -54,192 +56,132 @@ DEFAULT_FRONTEND_ORIGINS = ("http://localhost:8080", "http://127.0.0.1:8080")
 DOCS_CLIENT_ID = "backend4-docs"
 SCOPES = {"me": "Read what the token says about you", "items": "Read your items"}
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub", "client_id", "jti")
-MIN_RSA_BITS = 2048
-PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth")
 
 
-# -- the issuer's keys ---------------------------------------------------------------------------------
-def _b64url_uint(value: Any, name: str) -> int:
-    if not isinstance(value, str) or not value or not all(c.isalnum() or c in "-_" for c in value):
-        raise ValueError(f"{name} is not base64url")
-    return int.from_bytes(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
+# -- revocation: the issuer's list of revoked access tokens ----------------------------------------
+MAX_REVOCATION_LIST_BYTES = 4 * 1024 * 1024
+MAX_JTI_LENGTH = 256
 
 
-def rsa_verification_key(jwk: Any) -> RSAPublicKey | None:
-    """An RS256 verification key from one JWK, or None if this JWK must not be used for RS256 (RFC 8725
-    §3.1, RFC 7517 §4.2/§4.3, RFC 7518 §3.3)."""
-    if not isinstance(jwk, dict) or jwk.get("kty") != "RSA":
-        return None
-    if jwk.get("use", "sig") != "sig" or jwk.get("alg", "RS256") != "RS256":
-        return None
-    ops = jwk.get("key_ops")
-    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
-        return None
-    if any(m in jwk for m in PRIVATE_MEMBERS):
-        log.warning("the JWKS publishes a private key (kid %r): not used", str(jwk.get("kid"))[:40])
-        return None
-    try:
-        n, e = _b64url_uint(jwk.get("n"), "n"), _b64url_uint(jwk.get("e"), "e")
-        key = RSAPublicNumbers(e, n).public_key()
-    except (ValueError, TypeError):
-        return None
-    return key if key.key_size >= MIN_RSA_BITS else None
-
-
-def usable_keys(jwks: dict) -> dict[str | None, RSAPublicKey]:
-    """kid -> key for every usable key of a JWK Set; a kid seen twice is ambiguous and dropped."""
-    entries = jwks.get("keys")
+def revoked_entries(document: dict, issuer: str) -> dict[str, float]:
+    """jti -> exp from a revocation list ``{"issuer", "revoked": [{"jti", "exp"}]}``; a list of another
+    issuer is not used; malformed entries are skipped (one bad entry must not hide the others)."""
+    if "issuer" in document and document["issuer"] != issuer:
+        raise DiscoveryError(f"revocation list of issuer {str(document['issuer'])[:80]!r}, not {issuer!r}")
+    entries = document.get("revoked")
     if not isinstance(entries, list):
-        raise DiscoveryError("the JWK Set has no 'keys' array")
-    keys: dict[str | None, RSAPublicKey] = {}
-    dupes: set[str | None] = set()
-    for jwk in entries:
-        key = rsa_verification_key(jwk)
-        kid = jwk.get("kid") if isinstance(jwk, dict) else None
-        if key is None or (kid is not None and not isinstance(kid, str)):
+        raise DiscoveryError("the revocation list has no 'revoked' array")
+    out: dict[str, float] = {}
+    for e in entries:
+        if not isinstance(e, dict):
             continue
-        if kid in keys:
-            dupes.add(kid)
-        keys[kid] = key
-    for kid in dupes:
-        del keys[kid]
-    return keys
+        jti, exp = e.get("jti"), e.get("exp")
+        if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+            continue
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not math.isfinite(exp):
+            continue
+        out[jti] = max(float(exp), out.get(jti, -math.inf))
+    return out
 
 
-class RemoteKeySet:
-    """The issuer's signing keys, fetched from its jwks_uri (found by discovery unless configured)."""
+class RevocationList:
+    """The revoked access-token jtis the issuer publishes (oauth-proxy ``GET /revocations``, advertised as
+    ``revocation_list_endpoint`` in its metadata, or ``--revocation-list-uri``), polled every ``interval``
+    seconds with a conditional GET. Entries are kept until their token's ``exp`` (+ leeway), even if the
+    list forgets them; when the issuer is down the last list keeps being applied."""
 
-    def __init__(self, issuer: str, jwks_uri: str | None = None, *, refetch_interval: float = 30.0,
-                 retry_interval: float = 5.0, refresh_interval: float = 600.0, timeout: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, issuer: str, uri: str | None = None, *, interval: float = 5.0, leeway: float = 30.0,
+                 timeout: float = 5.0, clock: Callable[[], float] = time.time) -> None:
         self.issuer = issuer
-        self.configured_jwks_uri = jwks_uri
-        self.refetch_interval = refetch_interval  # an unknown kid refetches at most this often
-        self.retry_interval = retry_interval  # while we have no keys at all
-        self.refresh_interval = refresh_interval  # background refresh (drops removed keys)
+        self.configured_uri = uri
+        self.discovered_uri: str | None = None
+        self.interval = interval
+        self.leeway = leeway
         self.timeout = timeout
         self.clock = clock
         self.session: aiohttp.ClientSession | None = None
-        self.metadata: dict | None = None
-        self.keys: dict[str | None, RSAPublicKey] = {}
-        self.fetched_at: float | None = None  # last success
-        self.attempted_at = -math.inf  # last attempt, successful or not
-        self.fetches = 0
-        self.on_keys_removed: Callable[[set], None] | None = None
-        self.on_metadata: Callable[[dict], None] | None = None
-        self._discovery_tried = False
-        self._lock = asyncio.Lock()
+        self.revoked: dict[str, float] = {}  # jti -> exp
+        self.etag: str | None = None
+        self.polls = 0
+        self.polled_at: float | None = None  # last successful poll (wall clock)
+        self.failing = False
+        self.on_revoked: Callable[[set[str]], None] | None = None
 
     @property
-    def jwks_uri(self) -> str | None:
-        if self.configured_jwks_uri:
-            return self.configured_jwks_uri
-        return self.metadata.get("jwks_uri") if self.metadata else None
+    def uri(self) -> str | None:
+        return self.configured_uri or self.discovered_uri
 
-    def _due(self) -> bool:
-        interval = self.refetch_interval if self.fetched_at is not None else self.retry_interval
-        return self.clock() - self.attempted_at >= interval
-
-    async def _discover(self) -> None:
-        """Metadata once: needed for the jwks_uri unless configured; with --jwks-uri only tried once."""
-        assert self.session is not None
-        if self.metadata is not None or (self.configured_jwks_uri and self._discovery_tried):
-            return
-        self._discovery_tried = True
+    def use_metadata(self, metadata: dict) -> None:
+        """The endpoint from the issuer's (RFC 8414 §3.3-checked) metadata, unless one is configured."""
         try:
-            meta = await discover(self.session, self.issuer, timeout=self.timeout)
-            if not self.configured_jwks_uri:
-                check_http_url(meta.get("jwks_uri"), "jwks_uri")
+            self.discovered_uri = check_http_url(metadata.get("revocation_list_endpoint"),
+                                                 "revocation_list_endpoint")
         except DiscoveryError:
-            if self.configured_jwks_uri:
-                return  # the metadata only feeds /docs then
-            raise
-        self.metadata = meta
-        if self.on_metadata is not None:
-            self.on_metadata(meta)
+            self.discovered_uri = None
 
-    async def fetch(self) -> bool:
-        """Fetch the key set now (discovering first if needed). On failure keep what we had."""
-        assert self.session is not None, "RemoteKeySet used outside its cleanup_ctx"
-        self.attempted_at = self.clock()
-        self.fetches += 1
-        try:
-            await self._discover()
-            uri = self.jwks_uri
-            if uri is None:
-                raise DiscoveryError("no jwks_uri")
-            keys = usable_keys(await fetch_json(self.session, uri, timeout=self.timeout))
-        except DiscoveryError as exc:
-            log.warning("JWKS of %s unavailable (%s); %s", self.issuer, exc,
-                        f"serving {len(self.keys)} cached key(s)" if self.keys else "no keys yet")
+    def is_revoked(self, jti: str) -> bool:
+        return jti in self.revoked
+
+    def prune(self) -> None:
+        cutoff = self.clock() - self.leeway
+        for jti in [j for j, exp in self.revoked.items() if exp < cutoff]:
+            del self.revoked[jti]
+
+    async def poll(self) -> bool:
+        """One poll. Newly revoked jtis are reported to ``on_revoked``; a failure keeps the list we have."""
+        uri = self.uri
+        if uri is None or self.session is None:
             return False
-        removed = set(self.keys) - set(keys)
-        self.keys = keys
-        self.fetched_at = self.clock()
-        log.info("JWKS of %s: %d usable key(s)", self.issuer, len(keys))
-        if removed and self.on_keys_removed is not None:
-            self.on_keys_removed(removed)
+        self.polls += 1
+        try:
+            doc, etag = await fetch_json_if_changed(self.session, uri, self.etag, timeout=self.timeout,
+                                                    max_bytes=MAX_REVOCATION_LIST_BYTES)
+            entries = revoked_entries(doc, self.issuer) if doc is not None else {}
+        except DiscoveryError as exc:
+            if not self.failing:  # once per outage, not every few seconds
+                log.warning("revocation list unavailable (%s); applying the last one (%d jti(s))", exc,
+                            len(self.revoked))
+            self.failing = True
+            return False
+        if self.failing:
+            log.info("revocation list reachable again")
+            self.failing = False
+        new = {jti for jti in entries if jti not in self.revoked}
+        for jti, exp in entries.items():
+            self.revoked[jti] = max(exp, self.revoked.get(jti, -math.inf))
+        self.etag = etag
+        self.prune()
+        self.polled_at = self.clock()
+        if new:
+            log.info("revocation list: %d newly revoked token(s)", len(new))
+            if self.on_revoked is not None:
+                self.on_revoked(new)
         return True
 
-    async def refetch_if_due(self) -> None:
-        """One fetch at a time: a caller that finds a fetch in flight waits for it instead of starting
-        another (so a request racing the start-up fetch is not turned away)."""
-        if self._lock.locked():
-            async with self._lock:
-                return
-        if not self._due():
-            return
-        async with self._lock:
-            if self._due():
-                await self.fetch()
-
-    def pick(self, kid: str | None) -> RSAPublicKey | None:
-        if kid is None and len(self.keys) == 1:  # RFC 7515 §4.1.4: kid is optional; one key is unambiguous
-            return next(iter(self.keys.values()))
-        return self.keys.get(kid) if kid is not None else None
-
-    async def resolve(self, header: dict) -> RSAPublicKey:
-        """The TokenVerifier's key resolver: the key named by ``kid``, refetching (rate-limited) if unknown."""
-        kid = header.get("kid")
-        key = self.pick(kid)
-        if key is None:
-            await self.refetch_if_due()
-            key = self.pick(kid)
-        if key is not None:
-            return key
-        if self.fetched_at is None:
-            raise TemporarilyUnavailable("the issuer's keys could not be fetched yet", retry_after=5)
-        raise InvalidToken("no key for this kid" if kid is not None else "no kid and several keys")
-
     async def run(self) -> None:
-        """Background: fetch at start-up with backoff until it works, then refresh periodically."""
-        delay = 1.0
         while True:
-            ok = await self.fetch_locked()
-            if ok:
-                delay = 1.0
-                await asyncio.sleep(self.refresh_interval)
-            else:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.refetch_interval)
-
-    async def fetch_locked(self) -> bool:
-        async with self._lock:
-            return await self.fetch()
+            await self.poll()
+            await asyncio.sleep(self.interval)
 
 
-KEYSET = web.AppKey("keyset", RemoteKeySet)
+KEYSET = web.AppKey("keyset", RemoteJWKS)
+REVOCATIONS = web.AppKey("revocations", RevocationList)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 
 
 class JwtAuthenticator:
     """The AUTHENTICATOR of backend4: a verified token is the whole principal (no user store)."""
 
-    def __init__(self, verifier: TokenVerifier) -> None:
+    def __init__(self, verifier: TokenVerifier, revocations: RevocationList | None = None) -> None:
         self.verifier = verifier
+        self.revocations = revocations
 
     async def authenticate(self, token: str) -> Principal:
-        return principal_from_claims(await self.verifier.verify(token))
+        claims = await self.verifier.verify(token)
+        # After the (cached) verification: one set look-up. jti is a required claim here.
+        if self.revocations is not None and self.revocations.is_revoked(claims["jti"]):
+            raise InvalidToken("token revoked at the issuer")
+        return principal_from_claims(claims)
 
 
 # -- settings ------------------------------------------------------------------------------------------
@@ -350,24 +292,31 @@ def use_discovered_endpoints(document: dict, metadata: dict) -> None:
 
 
 def keyset_context(settings: Settings):
-    """cleanup_ctx: the HTTP client session, the key set, its background fetcher, the verifier."""
+    """cleanup_ctx: the HTTP client session, the key set and the revocation list with their background
+    tasks, wired to the verifier's cache."""
     @asynccontextmanager
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        keyset = app[KEYSET]
-        verifier = app[VERIFIER]
+        keyset, revocations, verifier = app[KEYSET], app[REVOCATIONS], app[VERIFIER]
         # A key the issuer withdrew must stop working at once, cached verifications included.
         keyset.on_keys_removed = lambda kids: verifier.forget(lambda claims: True)
-        keyset.on_metadata = lambda meta: use_discovered_endpoints(app[docs.OPENAPI], meta)
+        # A revoked token leaves the cache too (the per-request set look-up refuses it anyway).
+        revocations.on_revoked = lambda jtis: verifier.forget(lambda claims: claims.get("jti") in jtis)
+
+        def on_metadata(meta: dict) -> None:
+            use_discovered_endpoints(app[docs.OPENAPI], meta)
+            revocations.use_metadata(meta)
+        keyset.on_metadata = on_metadata
         async with aiohttp.ClientSession(headers={"User-Agent": "oauthlab-backend4"}) as session:
-            keyset.session = session
-            task = asyncio.create_task(keyset.run())
+            revocations.session = session
+            task = asyncio.create_task(revocations.run())
             try:
-                yield
+                async with keyset.running(session):
+                    yield
             finally:
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task
-                keyset.session = None
+                revocations.session = None
     return ctx
 
 
@@ -375,11 +324,19 @@ def create_app(settings: Settings) -> web.Application:
     app = base_app(settings.max_body, extra_middlewares=(preflight_middleware,))
     app[SETTINGS] = settings
     app[ORIGINS] = frontend_origins(settings)
-    keyset = RemoteKeySet(upstream_issuer(settings), settings.jwks_uri)
-    verifier = TokenVerifier(token_policy(settings), keyset.resolve)
+    policy = token_policy(settings)
+    # discover_metadata: even with --jwks-uri, the metadata feeds /docs and names the revocation list.
+    keyset = RemoteJWKS(policy.issuer, settings.jwks_uri, algorithms=policy.algorithms, discover_metadata=True)
+    interval = settings.revocation_poll_interval
+    if not isinstance(interval, (int, float)) or not 0.1 <= interval <= 3600:
+        raise ConfigError(f"revocation_poll_interval must be between 0.1 and 3600 s, got {interval!r}")
+    revocations = RevocationList(policy.issuer, settings.revocation_list_uri, interval=float(interval),
+                                 leeway=policy.leeway)
+    verifier = TokenVerifier(policy, keyset.resolve)
     app[KEYSET] = keyset
+    app[REVOCATIONS] = revocations
     app[VERIFIER] = verifier
-    app[AUTHENTICATOR] = JwtAuthenticator(verifier)
+    app[AUTHENTICATOR] = JwtAuthenticator(verifier, revocations)
     app.cleanup_ctx.append(keyset_context(settings))
     app.on_response_prepare.append(add_cors_headers)
     defs = [web.get("/health", health)] + [web.get(path, h) for path, (_, h, _) in ROUTES.items()]

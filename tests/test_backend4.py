@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from servers import backend4
-from servers.backend4 import KEYSET, rsa_verification_key, usable_keys
+from servers.backend4 import KEYSET
+from servers.common.jwks import usable_keys
+from servers.common.jwks import verification_key as rsa_verification_key  # RS256 by default
 
 from .conftest import free_port, make_settings
 

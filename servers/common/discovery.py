@@ -50,13 +50,30 @@ def check_http_url(value: Any, name: str) -> str:
 async def fetch_json(session: aiohttp.ClientSession, url: str, *, timeout: float = DEFAULT_TIMEOUT,
                      max_bytes: int = MAX_DOCUMENT_BYTES) -> dict:
     """GET a JSON object: status 200, at most ``max_bytes``, no redirects; anything else DiscoveryError."""
+    doc, _ = await fetch_json_if_changed(session, url, None, timeout=timeout, max_bytes=max_bytes)
+    if doc is None:  # cannot happen: no If-None-Match was sent
+        raise DiscoveryError(f"{url} answered 304 to an unconditional request")
+    return doc
+
+
+async def fetch_json_if_changed(session: aiohttp.ClientSession, url: str, etag: str | None, *,
+                                timeout: float = DEFAULT_TIMEOUT,
+                                max_bytes: int = MAX_DOCUMENT_BYTES) -> tuple[dict | None, str | None]:
+    """Conditional GET (RFC 9110 §13.1.2 If-None-Match when ``etag`` is given): ``(None, etag)`` on 304
+    Not Modified, else ``(document, its ETag or None)`` with the same bounds as ``fetch_json``."""
+    headers = {"Accept": "application/json"}
+    if etag is not None:
+        headers["If-None-Match"] = etag
     try:
-        async with session.get(url, allow_redirects=False, headers={"Accept": "application/json"},
+        async with session.get(url, allow_redirects=False, headers=headers,
                                timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            if resp.status == 304 and etag is not None:
+                return None, etag
             if resp.status != 200:
                 raise DiscoveryError(f"{url} answered {resp.status}")
             if resp.content_length is not None and resp.content_length > max_bytes:
                 raise DiscoveryError(f"{url} is larger than {max_bytes} bytes")
+            new_etag = resp.headers.get("ETag")
             body = bytearray()
             async for chunk in resp.content.iter_chunked(16384):
                 body += chunk
@@ -70,7 +87,7 @@ async def fetch_json(session: aiohttp.ClientSession, url: str, *, timeout: float
         raise DiscoveryError(f"{url} is not JSON ({exc.__class__.__name__})") from None
     if not isinstance(doc, dict):
         raise DiscoveryError(f"{url} is not a JSON object")
-    return doc
+    return doc, new_etag
 
 
 async def discover(session: aiohttp.ClientSession, issuer: str, *, timeout: float = DEFAULT_TIMEOUT) -> dict:

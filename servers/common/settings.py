@@ -35,6 +35,10 @@ class Settings:
     # backend4 / frontend: where the authorization server is and what this resource is called.
     upstream_issuer: str | None = None
     jwks_uri: str | None = None
+    # backend4: the issuer's list of revoked access-token jtis (default: its metadata's
+    # revocation_list_endpoint) and how often it is polled, in seconds.
+    revocation_list_uri: str | None = None
+    revocation_poll_interval: float = 5.0
     frontend_api: str | None = None
     # oauth-proxy: trusted external issuers for token exchange (list of dicts from a TOML/JSON file).
     trusted_issuers: tuple = ()
