@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import free_port, wait_http  # noqa: E402
+from cli.processes import free_port, wait_http  # noqa: E402
 
 LUA = """wrk.method = "POST"
 wrk.body = "grant_type=client_credentials"

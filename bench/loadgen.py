@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,46 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not come up")
-            time.sleep(0.1)
+from cli.processes import free_port, serve, wait_http  # noqa: E402,F401 - re-exported for the benches
 
 
 @contextlib.contextmanager
 def server(name: str, *args: str, workdir: Path | None = None, env: dict | None = None):
-    """``run.py serve NAME`` on a free port with throwaway data and keys; yields (base_url, workdir)."""
+    """``run.py serve NAME`` on a free port with throwaway data and keys; yields (base_url, workdir, proc)."""
     tmp = Path(workdir or tempfile.mkdtemp(prefix=f"oauthlab-bench-{name}-"))
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", name, "--port", str(port),
-                             "--data-dir", str(tmp / "data"), "--keys-dir", str(tmp / "keys"),
-                             "--log-level", "warning", *args],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, **(env or {})})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(base + "/health")
+    with serve(name, tmp, *args, env=env, log_level="warning") as (base, proc):
         yield base, tmp, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def password_token(base: str, scope: str | None = None) -> str:

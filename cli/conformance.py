@@ -13,16 +13,14 @@ import asyncio
 import contextlib
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 from . import color_enabled
+from .processes import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "conformance" / "targets"
@@ -30,12 +28,6 @@ TEMPLATES = ROOT / "conformance" / "targets"
 OUR_SERVERS = ("backend", "backend2", "backend3", "oauth-proxy", "backend4")
 TEMPLATE_URLS = {"server": "http://127.0.0.1:9000", "proxy": "http://127.0.0.1:9001"}
 FORMATS = ("text", "json", "junit", "markdown", "html")
-
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def available_servers() -> list[str]:
@@ -53,22 +45,6 @@ def available_servers() -> list[str]:
             continue
         out.append(name)
     return out
-
-
-def _wait_health(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
-        time.sleep(0.05)
 
 
 def _replace_urls(value, mapping: dict[str, str]):
@@ -129,7 +105,7 @@ class OurServers:
     def _wait(self, names: list[str]) -> None:
         for name in names:
             try:
-                _wait_health(self.url(name) + "/health", self.procs[name])
+                wait_http(self.url(name) + "/health", self.procs[name])
             except RuntimeError as exc:
                 log = (self.tmp / name / "server.log").read_text()[-400:]
                 raise StartError(f"{name} did not start: {exc}\n{log}") from None

@@ -27,17 +27,16 @@ import argparse
 import contextlib
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+
+from . import processes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -285,12 +284,6 @@ def _collect(report: FuzzReport, recorder, hidden: tuple, Status) -> None:
 
 
 # -- our servers: start one, get a token --------------------------------------------------------------
-def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get_json(url: str, *, data: bytes | None = None, headers: dict | None = None) -> tuple[int, dict]:
     req = urllib.request.Request(url, data=data, headers=headers or {})
     try:
@@ -305,39 +298,11 @@ def _get_json(url: str, *, data: bytes | None = None, headers: dict | None = Non
 
 @contextlib.contextmanager
 def serve(name: str, directory: Path, *extra: str, port: int | None = None) -> Iterator[str]:
-    """``run.py serve NAME`` in a subprocess with its data and keys under ``directory``; yields its URL."""
-    port = port or _free_port()
-    log = open(directory / f"{name}-{port}.log", "w")
-    env = {**os.environ, "OAUTHLAB_BCRYPT_ROUNDS": os.environ.get("OAUTHLAB_BCRYPT_ROUNDS", "4")}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", name, "--port", str(port),
-                             "--data-dir", str(directory / "data"), "--keys-dir", str(directory / "keys"),
-                             "--log-level", "warning", *extra],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if proc.poll() is not None:
-                log.flush()
-                raise RuntimeError(f"{name} exited with {proc.returncode}: "
-                                   f"{(directory / f'{name}-{port}.log').read_text()[-500:]}")
-            try:
-                if _get_json(base + "/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not come up on {base}")
-            time.sleep(0.1)
+    """``run.py serve NAME`` in a subprocess with its data and keys under ``directory``; yields its URL.
+    bcrypt cost 4 unless OAUTHLAB_BCRYPT_ROUNDS says otherwise: the cost changes time, not answers."""
+    env = {"OAUTHLAB_BCRYPT_ROUNDS": os.environ.get("OAUTHLAB_BCRYPT_ROUNDS", "4")}
+    with processes.serve(name, directory, *extra, port=port, env=env) as (base, _proc):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
 
 
 def password_token(base_url: str, username: str = "johndoe", password: str = "secret",
@@ -411,7 +376,7 @@ def running_api(name: str, directory: Path) -> Iterator[tuple[str, str | tuple[s
             yield base, m2m_credentials(directory / "keys")
         return
     if name == "backend4":
-        port = _free_port()
+        port = processes.free_port()
         resource = f"http://127.0.0.1:{port}"
         with serve("oauth-proxy", directory, "--resource-url", resource) as issuer, \
                 serve("backend4", directory, "--upstream-issuer", issuer, port=port) as base:
