@@ -210,3 +210,18 @@ async def test_configured_revocation_list_uri_and_interval(listing, start, tmp_p
     for bad in (0, -1, float("nan"), 1e9):
         with pytest.raises(ConfigError):
             backend4.create_app(make_settings(tmp_path, "backend4", revocation_poll_interval=bad))
+
+
+async def test_revocation_list_answers_304_to_its_etag(aiohttp_client, tmp_path):
+    """RFC 9110 §13.1.2: If-None-Match with the current ETag gets 304, so polling is cheap."""
+    from servers.oauth_proxy import create_app as proxy_app
+    from tests.conftest import make_settings
+
+    client = await aiohttp_client(proxy_app(make_settings(tmp_path, "oauth-proxy", port=9001)))
+    first = await client.get("/revocations")
+    assert first.status == 200
+    etag = first.headers["ETag"]
+    again = await client.get("/revocations", headers={"If-None-Match": etag})
+    assert again.status == 304 and again.headers["ETag"] == etag
+    other = await client.get("/revocations", headers={"If-None-Match": '"something-else"'})
+    assert other.status == 200

@@ -271,7 +271,13 @@ def openapi(issuer: str) -> dict:
     jwks["get"]["responses"].update(store_down)
     revocations = docs.public_get("Revoked access-token jtis with their exp, for resource servers to poll",
                                   REVOCATIONS_SCHEMA)
-    revocations["get"]["responses"]["200"]["headers"] = dict(docs.NO_STORE_HEADERS)
+    etag = {"ETag": docs.header("An entity tag of this list, for If-None-Match")}
+    revocations["get"]["parameters"] = [{"name": "If-None-Match", "in": "header", "required": False,
+                                         "schema": {"type": "string"},
+                                         "description": "the ETag of the list the caller already has"}]
+    revocations["get"]["responses"]["200"]["headers"] = {**docs.NO_STORE_HEADERS, **etag}
+    revocations["get"]["responses"]["304"] = {"description": "Not modified since the ETag given",
+                                              "headers": dict(etag)}
     revocations["get"]["responses"].update(store_down)
     paths = {
         "/.well-known/oauth-authorization-server": metadata,
