@@ -48,7 +48,12 @@ async def test_proxy_answers_503_while_redis_is_down_and_recovers_by_itself(tmp_
         async with http.post(base + "/token", data={"grant_type": "refresh_token", "client_id": "frontend",
                                                     "refresh_token": tokens["refresh_token"]}) as resp:
             assert_temporarily_unavailable(*await answer(resp))
-        async with http.get(base + "/authorize", params={"client_id": "frontend"}, allow_redirects=False) as resp:
+        # A complete authorization request must park itself in the store (the client record may come from
+        # the registry's short cache, so only a request that needs the store proves the 503).
+        params = {"client_id": "frontend", "redirect_uri": "http://localhost:8080/callback",
+                  "response_type": "code", "state": "s", "code_challenge": pkce.s256(pkce.new_verifier()),
+                  "code_challenge_method": "S256", "scope": "me"}
+        async with http.get(base + "/authorize", params=params, allow_redirects=False) as resp:
             assert_temporarily_unavailable(*await answer(resp))
         async with http.get(base + "/health") as resp:
             assert resp.status == 200

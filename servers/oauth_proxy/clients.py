@@ -171,16 +171,29 @@ def overlay(client: Client, settings: Settings) -> Client:
 class ClientRegistry:
     """Client look-ups for a running proxy: the store plus the settings overlay."""
 
+    CACHE_TTL = 2.0  # a client changed or removed with `run.py clients` takes effect within this
+
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
         self._origins: tuple[float, set[str]] = (0.0, set())
+        self._cache: dict[str, tuple[float, Client | None]] = {}
 
     async def get(self, client_id: str) -> Client | None:
+        """A registered client, cached for CACHE_TTL seconds: every token request looks its client up,
+        and a store read (a network round trip on Redis) per request would cost more than the rest."""
         if not client_id or len(client_id) > 200:
             return None
+        now = time.monotonic()
+        hit = self._cache.get(client_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
         record = await self.store.get(NS, client_id)
-        return overlay(Client.from_record(record), self.settings) if record else None
+        client = overlay(Client.from_record(record), self.settings) if record else None
+        if len(self._cache) > 1000:
+            self._cache.clear()
+        self._cache[client_id] = (now + self.CACHE_TTL, client)
+        return client
 
     async def all(self) -> list[Client]:
         return [overlay(Client.from_record(r), self.settings) for _, r in await self.store.list(NS)]
