@@ -28,6 +28,7 @@ verified token says.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -177,11 +178,11 @@ class JwtAuthenticator:
         self.revocations = revocations
 
     async def authenticate(self, token: str) -> Principal:
-        claims = await self.verifier.verify(token)
+        principal = await self.verifier.verify(token)  # cached with the token (make=principal_from_claims)
         # After the (cached) verification: one set look-up. jti is a required claim here.
-        if self.revocations is not None and self.revocations.is_revoked(claims["jti"]):
+        if self.revocations is not None and self.revocations.is_revoked(principal.claims["jti"]):
             raise InvalidToken("token revoked at the issuer")
-        return principal_from_claims(claims)
+        return principal
 
 
 # -- settings ------------------------------------------------------------------------------------------
@@ -245,11 +246,16 @@ TOKEN_USER_SCHEMA = {
 
 @requires("me")
 async def read_users_me(request: web.Request) -> web.Response:
-    """What the token says about its subject: the API has no user store of its own."""
-    c = request[PRINCIPAL].claims
-    body = {"username": c["sub"], "client_id": c["client_id"], "scope": c.get("scope", "")}
-    body.update({k: c[k] for k in ("azp", "gty", "iss", "exp") if k in c})
-    return web.json_response(body)
+    """What the token says about its subject: the API has no user store of its own. The body depends on
+    the token only, so it is serialised once per token (kept with the cached principal)."""
+    principal = request[PRINCIPAL]
+    body = principal.memo.get("users/me")
+    if body is None:
+        c = principal.claims
+        doc = {"username": c["sub"], "client_id": c["client_id"], "scope": c.get("scope", "")}
+        doc.update({k: c[k] for k in ("azp", "gty", "iss", "exp") if k in c})
+        body = principal.memo["users/me"] = json.dumps(doc).encode()
+    return web.Response(body=body, content_type="application/json")
 
 
 @requires("items")
@@ -332,7 +338,7 @@ def create_app(settings: Settings) -> web.Application:
         raise ConfigError(f"revocation_poll_interval must be between 0.1 and 3600 s, got {interval!r}")
     revocations = RevocationList(policy.issuer, settings.revocation_list_uri, interval=float(interval),
                                  leeway=policy.leeway)
-    verifier = TokenVerifier(policy, keyset.resolve)
+    verifier = TokenVerifier(policy, keyset.resolve, make=principal_from_claims)
     app[KEYSET] = keyset
     app[REVOCATIONS] = revocations
     app[VERIFIER] = verifier

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
 
 from aiohttp import web
@@ -25,10 +25,14 @@ B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a verified request acts for: the token's claims and, when there is one, the user record."""
+    """Who a verified request acts for: the token's claims and, when there is one, the user record.
+
+    ``memo`` holds values derived from the token alone (a serialised response, say): a principal cached
+    with its verified token (TokenVerifier ``make``) computes them once per token, not once per request."""
     claims: dict
     scopes: frozenset[str]
     user: Any = None
+    memo: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 class Authenticator(Protocol):
