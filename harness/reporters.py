@@ -198,8 +198,8 @@ def to_markdown(report: RunReport, not_applicable: dict[str, str] | None = None,
                      f"{cnt['not-applicable']} |")
     verdict = "**All applicable checks pass.**" if report.exit_code() == 0 else \
         f"**{c['fail']} finding(s) and {c['error']} error(s) need attention.**"
-    lines += ["", verdict, "", "Legend: `[x]` passed; `[ ]` failed or could not be checked (error); "
-              "not-applicable checks are listed with the reason.", ""]
+    lines += ["", verdict, "", "Legend: `[x]` passed; `[ ]` failed or could not be checked (error). Checks "
+              "that do not apply to a target are listed after its checklist, each with the reason.", ""]
     for t in report.targets:
         rs = [r for r in report.results if r.target == t.name]
         if not rs:
@@ -208,13 +208,15 @@ def to_markdown(report: RunReport, not_applicable: dict[str, str] | None = None,
         groups: dict[str, list[Result]] = OrderedDict()
         for r in rs:
             groups.setdefault(family_title(r), []).append(r)
+        skipped: list[Result] = []
         for fam, items in groups.items():
+            checked = [r for r in items if r.verdict != "not-applicable"]
+            skipped += [r for r in items if r.verdict == "not-applicable"]
+            if not checked:
+                continue
             lines += [f"### {fam}", ""]
-            for r in items:
+            for r in checked:
                 refs = ", ".join(r.scenario.refs)
-                if r.verdict == "not-applicable":
-                    lines.append(f"- [ ] ~~{r.id}~~ — not applicable: {_clean(r.reason, report)} ({refs})")
-                    continue
                 box = "x" if r.verdict == "pass" else " "
                 tag = {"pass": "", "fail": f" — **FAIL ({r.scenario.severity})**",
                        "error": " — **ERROR (not verified)**"}[r.verdict]
@@ -226,6 +228,12 @@ def to_markdown(report: RunReport, not_applicable: dict[str, str] | None = None,
                         lines.append(f"    - {_clean(r.reason, report)}")
                     for ev in r.evidence[:2]:
                         lines += _evidence_md(ev)
+            lines.append("")
+        if skipped:
+            # Reasons are the harness's own words (never target data), so they are not scrubbed: a profile
+            # password such as "secret" would otherwise blank that word out of them.
+            lines += [f"### Not applicable to {t.name} ({len(skipped)})", ""]
+            lines += [f"- `{r.id}`: {r.reason}" for r in skipped]
             lines.append("")
     if not_applicable:
         lines += ["## Catalog rows not run by this harness", ""]
@@ -281,7 +289,7 @@ def to_html(report: RunReport, not_applicable: dict[str, str] | None = None, tit
             for r in items:
                 refs = e(", ".join(r.scenario.refs))
                 if r.verdict == "not-applicable":
-                    parts.append(f"<li class=na>&#9744; <s>{e(r.id)}</s> — not applicable: {e(_clean(r.reason, report))}"
+                    parts.append(f"<li class=na>&#9744; <s>{e(r.id)}</s> — not applicable: {e(r.reason)}"
                                  f" <small>({refs})</small></li>")
                     continue
                 box = "&#9745;" if r.verdict == "pass" else "&#9744;"
