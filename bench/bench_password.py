@@ -31,7 +31,8 @@ def login_once(base: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seconds", type=int, default=5)
+    p.add_argument("--seconds", type=int, default=4)
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--connections", type=int, default=32)
     args = p.parse_args(argv)
     ok = True
@@ -39,14 +40,20 @@ def main(argv: list[str] | None = None) -> int:
         token = password_token(base)
         auth = {"Authorization": f"Bearer {token}"}
         load(base + "/health", seconds=1, connections=args.connections)  # warm-up
-        health = load(base + "/health", seconds=args.seconds, connections=args.connections)
-        me = load(base + "/users/me", auth, seconds=args.seconds, connections=args.connections)
-        ratio = me.rps / health.rps
+        # Alternating rounds, median ratio: a neighbour's burst hits one round, not the verdict.
+        rounds = []
+        for _ in range(args.rounds):
+            health = load(base + "/health", seconds=args.seconds, connections=args.connections)
+            me = load(base + "/users/me", auth, seconds=args.seconds, connections=args.connections)
+            rounds.append((me.rps / health.rps, health, me))
+        rounds.sort(key=lambda r: r[0])
+        ratio, health, me = rounds[len(rounds) // 2]
         print("backend2 (HS256 JWT), load from a second process, "
-              f"{args.connections} connections, {args.seconds} s each")
+              f"{args.connections} connections, {args.rounds} alternating rounds of {args.seconds} s, median")
         print(health.line("GET /health"))
         print(me.line("GET /users/me (valid token)"))
         print(f"{'ratio /users/me : /health':<34} {ratio:9.2f}   (target >= 0.80)")
+        print(f"{'  per round':<34} " + "  ".join(f"{r[0]:.2f}" for r in rounds))
         ok &= ratio >= 0.80 and me.errors == 0 and health.errors == 0
 
         # /health latency while 8 bcrypt logins run at once (bcrypt must be off the event loop).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from aiohttp import web
@@ -82,7 +82,7 @@ class HS256Authority:
 
     def __init__(self, store: Store, keys: HSKeySource, policy: TokenPolicy, ttl: int) -> None:
         self.store, self.keys, self.policy, self.ttl = store, keys, policy, ttl
-        self.verifier = TokenVerifier(policy, self._resolve)
+        self.verifier = TokenVerifier(policy, self._resolve, make=principal_from_claims)
 
     async def _resolve(self, header: dict) -> bytes:
         """Our own secrets only, chosen by kid (a kid is never a path or a query); an unknown kid re-reads
@@ -104,9 +104,13 @@ class HS256Authority:
         return token, self.ttl
 
     async def authenticate(self, token: str) -> Principal:
-        claims = await self.verifier.verify(token)
-        user = await active_user(self.store, claims["sub"])
-        return principal_from_claims(claims, user)
+        base = await self.verifier.verify(token)  # a Principal without user, cached with the token
+        user = await active_user(self.store, base.claims["sub"])  # every request: disabled users fail
+        hit = base.memo.get("with-user")
+        if hit is not None and hit.user is user:  # the same cached user record: reuse the principal
+            return hit
+        principal = base.memo["with-user"] = replace(base, user=user)
+        return principal
 
 
 def hs256_policy(settings) -> TokenPolicy:

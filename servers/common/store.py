@@ -113,6 +113,7 @@ class SQLiteStore:
         self._wal = Path(str(self.path) + "-wal")
         self._users: dict[str, tuple[User | None, float]] = {}
         self._stamp: tuple = ()
+        self._stamp_checked = 0.0
 
     USER_CACHE_TTL = 1.0
 
@@ -127,7 +128,13 @@ class SQLiteStore:
                 continue
         return ()
 
+    STAMP_INTERVAL = 0.1  # stat the WAL at most this often (our own writes clear the cache at once)
+
     def _user_cache_valid(self) -> bool:
+        now = time.monotonic()
+        if now < self._stamp_checked + self.STAMP_INTERVAL:
+            return True
+        self._stamp_checked = now
         stamp = self._files_stamp()
         if stamp != self._stamp:
             self._users.clear()
@@ -151,6 +158,7 @@ class SQLiteStore:
         return user
 
     async def add_user(self, user: User) -> None:
+        self._users.pop(user.username, None)
         try:
             self.db.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)",
                             (user.username, user.full_name, user.email, " ".join(user.scopes),
@@ -163,6 +171,7 @@ class SQLiteStore:
         if user is None:
             return None
         user = replace(user, **changes)
+        self._users.pop(username, None)
         self.db.execute("UPDATE users SET full_name=?, email=?, scopes=?, disabled=?, password_hash=? "
                         "WHERE username=?", (user.full_name, user.email, " ".join(user.scopes),
                                              int(user.disabled), user.password_hash, username))
