@@ -83,8 +83,8 @@ def run_wrk(url: str, headers: dict, seconds: int, connections: int, threads: in
     out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 30).stdout
     os.unlink(script)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # the Latency Distribution lines,
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # not a "68.50%" in the stdev column
     stats = json.loads(re.search(r"JSON (\{.*\})", out).group(1))
     return LoadResult(url, rps, p50, p99, stats["requests"], stats["errors"] + stats["non2xx"],
                       {"non2xx": stats["non2xx"]})
