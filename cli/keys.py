@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from servers.common import keys
+from servers.common.settings import ConfigError
 
 
 def generate(args: argparse.Namespace) -> int:
@@ -35,29 +36,34 @@ def show(args: argparse.Namespace) -> int:
 
 
 def rotate(args: argparse.Namespace) -> int:
-    new = keys.rotate_secret(args.keys_dir)
-    print(f"HS256: new signing secret kid={new['kid']}; older secrets still verify until "
-          f"`keys prune` (after the longest token lifetime)")
-    try:
-        from servers.common import jwks  # RS256 keys of oauth-proxy
-    except ImportError:
-        return 0
-    if hasattr(jwks, "rotate_keys"):
-        kid = jwks.rotate_keys(args.keys_dir)
-        print(f"RS256: new signing key kid={kid}; the old one stays in the JWKS until pruned")
+    """Rotate whatever key material the keys directory holds: the HS256 secrets of backend2/backend3 and
+    the RS256 keys of oauth-proxy."""
+    from servers.common import jwks  # RS256 keys of oauth-proxy
+
+    rotated = False
+    if keys.read_secrets(args.keys_dir):
+        new = keys.rotate_secret(args.keys_dir)
+        print(f"HS256: new signing secret kid={new['kid']}; older secrets still verify until "
+              f"`keys prune` (after the longest token lifetime)")
+        rotated = True
+    if jwks.read_index(args.keys_dir) is not None:
+        kid = jwks.rotate_keys(args.keys_dir, activate_after=args.activate_after)
+        print(f"RS256: new key kid={kid} published now, signing in {args.activate_after:g} s (resource "
+              f"servers find it on their next JWKS fetch); the old one stays in the JWKS until pruned")
+        rotated = True
+    if not rotated:
+        raise ConfigError(f"nothing to rotate in {args.keys_dir}: no secrets.json and no oauth-proxy key index "
+                          f"(run python run.py keys generate, or start a server once)")
     return 0
 
 
 def prune(args: argparse.Namespace) -> int:
+    from servers.common import jwks
+
     gone = keys.prune_secrets(args.keys_dir, args.max_token_age)
     print(f"HS256: pruned {len(gone)} retired secret(s) {gone if gone else ''}".rstrip())
-    try:
-        from servers.common import jwks
-    except ImportError:
-        return 0
-    if hasattr(jwks, "prune_keys"):
-        pruned = jwks.prune_keys(args.keys_dir, args.max_token_age)
-        print(f"RS256: pruned {len(pruned)} retired key(s) {pruned if pruned else ''}".rstrip())
+    pruned = jwks.prune_keys(args.keys_dir, args.max_token_age)
+    print(f"RS256: pruned {len(pruned)} retired key(s) {pruned if pruned else ''}".rstrip())
     return 0
 
 
@@ -75,6 +81,10 @@ def register(sub) -> None:
     s.add_argument("--reveal", action="store_true", help="also print the HS256 secrets")
     s.set_defaults(func=show)
     r = ks.add_parser("rotate", parents=[common], help="add new signing keys; old ones keep verifying")
+    r.add_argument("--activate-after", type=float, default=60.0,
+                   help="RS256: seconds between publishing the new key in the JWKS and signing with it "
+                        "(default 60; keep it above your resource servers' JWKS refetch interval, 30 s for "
+                        "backend4, so no request fails)")
     r.set_defaults(func=rotate)
     pr = ks.add_parser("prune", parents=[common], help="remove keys retired longer than the token lifetime")
     pr.add_argument("--max-token-age", type=int, default=1800 + 30,

@@ -29,6 +29,8 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
                    "(default: revocation_list_endpoint from the issuer's metadata)")
     p.add_argument("--revocation-poll-interval", type=float, metavar="SECONDS",
                    help="backend4: how often the revocation list is polled (default 5)")
+    p.add_argument("--jwks-refetch-interval", type=float, metavar="SECONDS",
+                   help="backend4: an unknown kid refetches the JWKS at most this often (default 30)")
     p.add_argument("--api-url", dest="frontend_api", help="frontend: the API it calls (default "
                    "http://127.0.0.1:9000)")
     p.add_argument("--trusted-issuers", type=Path, help="oauth-proxy: JSON file of external issuers "
@@ -59,6 +61,8 @@ def settings_from_args(args: argparse.Namespace, name: str) -> Settings:
         revocation_list_uri=getattr(args, "revocation_list_uri", None),
         **({"revocation_poll_interval": args.revocation_poll_interval}
            if getattr(args, "revocation_poll_interval", None) is not None else {}),
+        **({"jwks_refetch_interval": args.jwks_refetch_interval}
+           if getattr(args, "jwks_refetch_interval", None) is not None else {}),
     )
 
 

@@ -332,7 +332,10 @@ def create_app(settings: Settings) -> web.Application:
     app[ORIGINS] = frontend_origins(settings)
     policy = token_policy(settings)
     # discover_metadata: even with --jwks-uri, the metadata feeds /docs and names the revocation list.
-    keyset = RemoteJWKS(policy.issuer, settings.jwks_uri, algorithms=policy.algorithms, discover_metadata=True)
+    if not 0.1 <= settings.jwks_refetch_interval <= 3600:
+        raise ConfigError(f"jwks_refetch_interval must be between 0.1 and 3600 s, got {settings.jwks_refetch_interval!r}")
+    keyset = RemoteJWKS(policy.issuer, settings.jwks_uri, algorithms=policy.algorithms, discover_metadata=True,
+                        refetch_interval=settings.jwks_refetch_interval)
     interval = settings.revocation_poll_interval
     if not isinstance(interval, (int, float)) or not 0.1 <= interval <= 3600:
         raise ConfigError(f"revocation_poll_interval must be between 0.1 and 3600 s, got {interval!r}")

@@ -10,9 +10,13 @@ Key files live in keys/ (mode 0600, gitignored, never committed)::
     {"signing": "<kid>", "keys": [{"kid": "...", "file": "oauth-proxy-rs256-<kid>.pem",
                                     "created": 1764000000, "retired": null}]}
 
-Rotation without downtime: ``rotate_keys`` adds a new signer and marks the old one retired; retired keys
-stay in the JWKS (so tokens they signed keep verifying) until ``prune_keys`` removes those retired longer
-than the longest token lifetime. A running server notices the index changing (``KeyRing.refresh``).
+Rotation without downtime: ``rotate_keys`` adds a new key that is **published at once but signs only from
+its ``activates`` time** (``run.py keys rotate --activate-after 60``): a resource server that fetched the JWKS
+before the rotation refetches on the first unknown kid, and its refetch rate limit (30 s for backend4) is
+shorter than the delay, so it always finds the new key and no request fails. The old key signs until then,
+is retired from then on, and stays in the JWKS (so tokens it signed keep verifying) until ``prune_keys``
+removes keys retired longer than the longest token lifetime. A running server notices the index changing
+and the activation time passing (``KeyRing.refresh``).
 
 The private key is loaded ONCE into a ``cryptography`` RSAPrivateKey (CRT parameters included), and PyJWT
 is handed that object: re-parsing a PEM per token would cost more than the signature.
@@ -122,17 +126,33 @@ def ensure_keys(keys_dir: Path) -> dict:
     return index
 
 
-def rotate_keys(keys_dir: Path) -> str:
-    """Add a new signing key; the previous signer is retired (still published) until pruned."""
+def rotate_keys(keys_dir: Path, activate_after: float = 0) -> str:
+    """Add a new key that signs from ``now + activate_after`` (published at once); the previous signer
+    signs until then and is retired from then on (still published) until pruned."""
     index = ensure_keys(keys_dir)
-    now = int(time.time())
+    activates = int(time.time() + max(0, activate_after))
     for e in index["keys"]:
         if e.get("retired") is None:
-            e["retired"] = now
-    entry = _add_new_key(keys_dir)
+            e["retired"] = activates
+    entry = {**_add_new_key(keys_dir), "activates": activates}
     index = {"signing": entry["kid"], "keys": [entry, *index["keys"]]}
     write_index(keys_dir, index)
     return entry["kid"]
+
+
+def effective_signer(index: dict, now: float | None = None) -> str:
+    """The kid that signs now: the newest key (index order) whose activation time has come."""
+    now = time.time() if now is None else now
+    for e in index["keys"]:
+        if e.get("activates") is None or e["activates"] <= now:
+            return e["kid"]
+    return index["signing"]
+
+
+def next_activation(index: dict, now: float | None = None) -> float | None:
+    now = time.time() if now is None else now
+    pending = [e["activates"] for e in index["keys"] if e.get("activates") is not None and e["activates"] > now]
+    return min(pending) if pending else None
 
 
 def prune_keys(keys_dir: Path, max_token_age: int) -> list[str]:
@@ -142,8 +162,9 @@ def prune_keys(keys_dir: Path, max_token_age: int) -> list[str]:
         return []
     cutoff = time.time() - max_token_age
     keep, gone = [], []
+    signer = effective_signer(index)
     for e in index["keys"]:
-        if e.get("retired") is not None and e["retired"] <= cutoff and e["kid"] != index.get("signing"):
+        if e.get("retired") is not None and e["retired"] <= cutoff and e["kid"] not in (index.get("signing"), signer):
             gone.append(e)
         else:
             keep.append(e)
@@ -169,10 +190,12 @@ def load_private_key(path: Path) -> rsa.RSAPrivateKey:
 
 @dataclass(frozen=True)
 class KeySet:
-    """Loaded keys: the signer and every published public key (kid -> key)."""
+    """Loaded keys: the signer and every published public key (kid -> key); ``next_activation``: when a
+    pre-published key starts signing (None: no pending key)."""
     signing_kid: str
     signing_key: rsa.RSAPrivateKey
     public: dict[str, rsa.RSAPublicKey]
+    next_activation: float | None = None
 
     def jwks(self) -> dict[str, Any]:
         """RFC 7517 §5 JWK Set: the signer first, then retired keys still verifying."""
@@ -187,17 +210,18 @@ def load_keyset(keys_dir: Path, create: bool = True) -> KeySet:
         raise ConfigError(f"no RS256 key in {keys_dir}: start oauth-proxy once or run keys rotate")
     public: dict[str, rsa.RSAPublicKey] = {}
     signing = None
+    signer = effective_signer(index)
     for e in index["keys"]:
         key = load_private_key(Path(keys_dir) / e["file"])
         kid = thumbprint(key.public_key())
         if kid != e["kid"]:
             raise ConfigError(f"{e['file']}: kid in the index does not match the key's thumbprint")
         public[kid] = key.public_key()
-        if kid == index["signing"]:
+        if kid == signer:
             signing = key
     if signing is None:
-        raise ConfigError(f"{index_path(keys_dir)}: the signing key {index['signing']} is missing")
-    return KeySet(index["signing"], signing, public)
+        raise ConfigError(f"{index_path(keys_dir)}: the signing key {signer} is missing")
+    return KeySet(signer, signing, public, next_activation(index))
 
 
 class KeyRing:
@@ -222,7 +246,8 @@ class KeyRing:
         if now - self._checked >= self.interval:
             self._checked = now
             mtime = self._stat()
-            if mtime != self._mtime:
+            due = self.current.next_activation is not None and time.time() >= self.current.next_activation
+            if mtime != self._mtime or due:
                 try:
                     self.current = load_keyset(self.keys_dir, create=False)
                     self._mtime = mtime

@@ -39,6 +39,8 @@ class Settings:
     # revocation_list_endpoint) and how often it is polled, in seconds.
     revocation_list_uri: str | None = None
     revocation_poll_interval: float = 5.0
+    # backend4: an unknown kid refetches the issuer's JWKS at most this often (seconds).
+    jwks_refetch_interval: float = 30.0
     frontend_api: str | None = None
     # oauth-proxy: trusted external issuers for token exchange (list of dicts from a TOML/JSON file).
     trusted_issuers: tuple = ()
