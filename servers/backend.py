@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .common import docs
 from .common.password_grant import OpaqueAuthority, ScopeConfig, build_password_app, me_handler
 from .common.settings import Settings
 

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestServer
 from hypothesis import given, settings
 
 from harness import strategies
-from harness.fuzz import fuzz, oracle
+from harness.fuzz import fuzz
 from harness.targets import profile_from_dict
 
 from .conftest import free_port

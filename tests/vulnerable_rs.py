@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
