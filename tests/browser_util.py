@@ -84,3 +84,17 @@ def page(browser, tmp_path):
         except Exception:  # noqa: BLE001 - a failed screenshot must not hide the test's own failure
             pass
         context.close()
+
+
+def swagger_try_get(page, operation_id: str) -> tuple[str, str]:
+    """In Swagger UI: open an operation, "Try it out", "Execute"; returns (status text, response body)."""
+    from playwright.sync_api import expect
+
+    op = page.locator(f"#operations-default-{operation_id}")
+    op.locator(".opblock-summary").click()
+    op.get_by_role("button", name="Try it out").click()
+    op.get_by_role("button", name="Execute").click()
+    status = op.locator(".live-responses-table .response .response-col_status").first
+    expect(status).not_to_have_text("")
+    expect(op.locator(".live-responses-table .response-col_description pre").first).to_be_visible()
+    return status.inner_text().strip(), op.locator(".live-responses-table .response-col_description pre").first.inner_text()
