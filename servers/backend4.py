@@ -177,6 +177,15 @@ class JwtAuthenticator:
         self.verifier = verifier
         self.revocations = revocations
 
+    def cached(self, token: str) -> Principal | None:
+        """A principal verified before, not expired and not revoked since; None otherwise (the full path
+        then runs and gives the exact error)."""
+        principal = self.verifier.cached(token)
+        if principal is None or (self.revocations is not None
+                                 and self.revocations.is_revoked(principal.claims["jti"])):
+            return None
+        return principal
+
     async def authenticate(self, token: str) -> Principal:
         principal = await self.verifier.verify(token)  # cached with the token (make=principal_from_claims)
         # After the (cached) verification: one set look-up. jti is a required claim here.

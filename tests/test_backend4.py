@@ -753,3 +753,25 @@ async def test_unknown_path_is_404_json_and_post_is_405(issuer, start_backend4):
     assert resp.status == 404 and (await resp.json())["error"] == "not_found"
     resp = await client.post("/users/me", headers=bearer(issuer.mint()))
     assert resp.status == 405 and (await resp.json())["error"] == "method_not_allowed"
+
+
+async def test_cached_token_fast_path_keeps_every_rfc6750_rule(issuer, start_backend4):
+    """The fast path for a token verified before (servers/common/bearer.cached_principal) must not weaken
+    RFC 6750: a second Authorization header or a token also in the query is still 400 invalid_request
+    (§2: "MUST NOT use more than one method"), a malformed credential still 401 invalid_token, and the
+    scheme still compares case-insensitively."""
+    client = await start_backend4(issuer.url)
+    token = issuer.mint("k1")
+    assert (await client.get("/users/me", headers=bearer(token))).status == 200  # now cached
+    assert (await client.get("/users/me", headers={"Authorization": f"bEaReR {token}"})).status == 200
+
+    from multidict import CIMultiDict
+    twice = CIMultiDict([("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")])
+    resp = await client.get("/users/me", headers=twice)
+    assert resp.status == 400 and resp.headers["WWW-Authenticate"] == 'Bearer error="invalid_request"'
+    resp = await client.get(f"/users/me?access_token={token}", headers=bearer(token))
+    assert resp.status == 400 and resp.headers["WWW-Authenticate"] == 'Bearer error="invalid_request"'
+    for malformed in (f"Bearer  {token}", f"Bearer {token},x", f"Bearer {token}.x", f"Bearer{token}"):
+        resp = await client.get("/users/me", headers={"Authorization": malformed})
+        assert resp.status == 401, malformed
+        assert resp.headers["WWW-Authenticate"] in ('Bearer error="invalid_token"', "Bearer"), malformed

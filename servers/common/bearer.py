@@ -63,6 +63,20 @@ def bearer_token(request: web.Request) -> str:
     return token
 
 
+def cached_principal(request: web.Request, authenticator: Any) -> Principal | None:
+    """The fast path of a repeated token: if the request carries exactly one ``Bearer`` credential and no
+    query token, and the authenticator has that exact token verified in its cache (``cached(token)``), the
+    principal; else None and the full path runs. A cache hit means this very string passed every check
+    before, so re-checking its syntax would change nothing."""
+    cached = getattr(authenticator, "cached", None)
+    if cached is None or request.query_string:
+        return None
+    headers = request.headers.getall("Authorization", ())
+    if len(headers) != 1 or headers[0][:7].lower() != "bearer ":
+        return None
+    return cached(headers[0][7:])
+
+
 def check_scopes(principal: Principal, needed: tuple[str, ...]) -> None:
     """RFC 6750 §3.1 insufficient_scope: every needed scope must be in the token's scope claim."""
     if needed and not principal.scopes.issuperset(needed):
@@ -79,8 +93,10 @@ def requires(*scopes: str) -> Callable[[Handler], Handler]:
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def protected(request: web.Request) -> web.StreamResponse:
-            token = bearer_token(request)
-            principal = await request.app[AUTHENTICATOR].authenticate(token)
+            authenticator = request.app[AUTHENTICATOR]
+            principal = cached_principal(request, authenticator)
+            if principal is None:  # the full path: RFC 6750 syntax, then the authenticator's checks
+                principal = await authenticator.authenticate(bearer_token(request))
             check_scopes(principal, scopes)
             request[PRINCIPAL] = principal
             return await handler(request)
