@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
-import os
 import sys
 import time
 import urllib.request
@@ -26,35 +23,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.loadgen import load, server  # noqa: E402
+from bench.loadgen import client_credentials_token, load, process_cpu, server  # noqa: E402
 
 AUDIENCE = "http://127.0.0.1:9000"  # the proxy's default audience (backend4's default identifier)
-
-
-def m2m_token(proxy: str, keys_dir: Path, scope: str = "me") -> str:
-    secret = (keys_dir / "client-secret-m2m").read_text().strip()
-    basic = base64.b64encode(f"m2m:{secret}".encode()).decode()
-    req = urllib.request.Request(proxy + "/token", data=f"grant_type=client_credentials&scope={scope}".encode(),
-                                 headers={"Authorization": f"Basic {basic}"}, method="POST")
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)["access_token"]
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process (Linux /proc); None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def measure(url: str, headers: dict, pid: int, **kw):
     """One load run, plus the server's CPU microseconds per request (steadier than req/s when neighbours
     share the cores: it counts only what the server itself spent)."""
-    before = cpu_seconds(pid)
+    before = process_cpu(pid)
     result = load(url, headers, **kw)
-    after = cpu_seconds(pid)
+    after = process_cpu(pid)
     cpu_us = (after - before) / result.requests * 1e6 if before is not None and after is not None and \
         result.requests else float("nan")
     return result, cpu_us
@@ -99,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     with server("oauth-proxy", env={"OAUTHLAB_BCRYPT_ROUNDS": "4"}) as (proxy, proxy_dir, _):
         with server("backend4", "--upstream-issuer", proxy, "--audience", AUDIENCE) as (api, _, proc):
-            token = m2m_token(proxy, proxy_dir / "keys")
+            token = client_credentials_token(proxy, proxy_dir / "keys")
             auth = {"Authorization": f"Bearer {token}"}
             with urllib.request.urlopen(urllib.request.Request(api + "/users/me", headers=auth)) as r:
                 assert r.status == 200, r.status  # the token really is accepted before we measure

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.loadgen import ROOT, password_token, server  # noqa: E402
+from bench.loadgen import ROOT, client_credentials_token, m2m_basic, password_token, server  # noqa: E402
 
 
 def rss_kib(pid: int) -> int:
@@ -65,27 +65,29 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def password_specs(base: str, token: str, scoped: bool) -> list:
-    bad = token[:-6] + ("AAAAAA" if not token.endswith("AAAAAA") else "BBBBBB")
-    specs = [
-        ["GET /users/me valid", "GET", base + "/users/me", {"Authorization": f"Bearer {token}"}, None, [200]],
-        ["GET /users/me bad signature", "GET", base + "/users/me", {"Authorization": f"Bearer {bad}"}, None, [401]],
-        ["GET /users/me no token", "GET", base + "/users/me", {}, None, [401]],
-        ["GET /health", "GET", base + "/health", {}, None, [200]],
-        ["POST /token bad grant", "POST", base + "/token", FORM, "grant_type=implicit", [400]],
-    ]
+    specs = bearer_specs(base, token)
+    specs.append(["POST /token bad grant", "POST", base + "/token", FORM, "grant_type=implicit", [400]])
     if scoped:
         specs.append(["GET /users/me/items valid", "GET", base + "/users/me/items",
                       {"Authorization": f"Bearer {token}"}, None, [200]])
     return specs
 
 
-def client_credentials(base: str, secret: str, scope: str = "me items") -> str:
-    import urllib.request
-    basic = base64.b64encode(f"m2m:{secret}".encode()).decode()
-    req = urllib.request.Request(base + "/token", data=f"grant_type=client_credentials&scope={scope}".encode(),
-                                 headers={"Authorization": f"Basic {basic}", **FORM}, method="POST")
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)["access_token"]
+def measured(proc, specs: list, seconds: int, connections: int) -> tuple[int, dict, int]:
+    """RSS before, the mixed load's counts, RSS after."""
+    before = rss_kib(proc.pid)
+    counts = mixed_load(specs, seconds, connections)
+    return before, counts, rss_kib(proc.pid)
+
+
+def bearer_specs(base: str, token: str) -> list:
+    bad = token[:-6] + ("AAAAAA" if not token.endswith("AAAAAA") else "BBBBBB")
+    return [
+        ["GET /users/me valid", "GET", base + "/users/me", {"Authorization": f"Bearer {token}"}, None, [200]],
+        ["GET /users/me bad signature", "GET", base + "/users/me", {"Authorization": f"Bearer {bad}"}, None, [401]],
+        ["GET /users/me no token", "GET", base + "/users/me", {}, None, [401]],
+        ["GET /health", "GET", base + "/health", {}, None, [200]],
+    ]
 
 
 def run_one(name: str, seconds: int, connections: int) -> tuple[bool, list[str]]:
@@ -93,44 +95,26 @@ def run_one(name: str, seconds: int, connections: int) -> tuple[bool, list[str]]
     if name in ("backend", "backend2", "backend3"):
         with server(name) as (base, _, proc):
             token = password_token(base, "me items" if name == "backend3" else None)
-            specs = password_specs(base, token, name == "backend3")
-            before = rss_kib(proc.pid)
-            counts = mixed_load(specs, seconds, connections)
-            after = rss_kib(proc.pid)
-    elif name in ("oauth-proxy", "backend4"):
-        with server("oauth-proxy") as (pbase, tmp, pproc):
-            secret = (tmp / "keys" / "client-secret-m2m").read_text().strip()
-            basic = base64.b64encode(f"m2m:{secret}".encode()).decode()
-            if name == "oauth-proxy":
-                specs = [
-                    ["POST /token client_credentials", "POST", pbase + "/token",
-                     {"Authorization": f"Basic {basic}", **FORM}, "grant_type=client_credentials", [200]],
-                    ["POST /token wrong secret", "POST", pbase + "/token",
-                     {"Authorization": "Basic " + base64.b64encode(b"m2m:wrong").decode(), **FORM},
-                     "grant_type=client_credentials", [401]],
-                    ["GET /.well-known/jwks.json", "GET", pbase + "/.well-known/jwks.json", {}, None, [200]],
-                    ["GET /authorize bad client", "GET", pbase + "/authorize?client_id=nope&response_type=code",
-                     {}, None, [400]],
-                ]
-                proc = pproc
-                before = rss_kib(proc.pid)
-                counts = mixed_load(specs, seconds, connections)
-                after = rss_kib(proc.pid)
-            else:
-                token = client_credentials(pbase, secret)
-                with server("backend4", "--upstream-issuer", pbase, "--audience", "http://127.0.0.1:9000") as (base, _, proc):
-                    bad = token[:-6] + "AAAAAA"
-                    specs = [
-                        ["GET /users/me valid", "GET", base + "/users/me", {"Authorization": f"Bearer {token}"},
-                         None, [200]],
-                        ["GET /users/me bad signature", "GET", base + "/users/me",
-                         {"Authorization": f"Bearer {bad}"}, None, [401]],
-                        ["GET /users/me no token", "GET", base + "/users/me", {}, None, [401]],
-                        ["GET /health", "GET", base + "/health", {}, None, [200]],
-                    ]
-                    before = rss_kib(proc.pid)
-                    counts = mixed_load(specs, seconds, connections)
-                    after = rss_kib(proc.pid)
+            before, counts, after = measured(proc, password_specs(base, token, name == "backend3"), seconds,
+                                             connections)
+    elif name == "oauth-proxy":
+        with server("oauth-proxy") as (base, tmp, proc):
+            wrong = "Basic " + base64.b64encode(b"m2m:wrong").decode()
+            specs = [
+                ["POST /token client_credentials", "POST", base + "/token",
+                 {"Authorization": m2m_basic(tmp / "keys"), **FORM}, "grant_type=client_credentials", [200]],
+                ["POST /token wrong secret", "POST", base + "/token", {"Authorization": wrong, **FORM},
+                 "grant_type=client_credentials", [401]],
+                ["GET /.well-known/jwks.json", "GET", base + "/.well-known/jwks.json", {}, None, [200]],
+                ["GET /authorize bad client", "GET", base + "/authorize?client_id=nope&response_type=code",
+                 {}, None, [400]],
+            ]
+            before, counts, after = measured(proc, specs, seconds, connections)
+    elif name == "backend4":
+        with server("oauth-proxy") as (proxy, tmp, _), \
+                server("backend4", "--upstream-issuer", proxy, "--audience", "http://127.0.0.1:9000") as (base, _, proc):
+            token = client_credentials_token(proxy, tmp / "keys", "me items")
+            before, counts, after = measured(proc, bearer_specs(base, token), seconds, connections)
     else:
         raise SystemExit(f"unknown server {name}")
     ok = True

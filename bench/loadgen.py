@@ -6,6 +6,7 @@ separate process. Absolute numbers on a shared 2-core machine are noise: compare
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -73,11 +74,13 @@ end
 """
 
 
-def run_wrk(url: str, headers: dict, seconds: int, connections: int, threads: int = 1) -> LoadResult:
+def run_wrk(url: str, headers: dict, seconds: int, connections: int, threads: int = 1, method: str = "GET",
+            data: str | None = None) -> LoadResult:
+    request = "" if data is None else f"wrk.method = {json.dumps(method)}\nwrk.body = {json.dumps(data)}"
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(WRK_LUA)
+        fh.write(request + WRK_LUA)
         script = fh.name
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script]
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", script]
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 30).stdout
@@ -132,8 +135,32 @@ def run_python_load(url: str, headers: dict, seconds: float, connections: int, m
     return LoadResult(url, r["rps"], r["p50"], r["p99"], r["requests"], r["errors"] + non2xx, r["statuses"])
 
 
-def load(url: str, headers: dict | None = None, seconds: int = 5, connections: int = 32,
-         force_python: bool = False) -> LoadResult:
+def load(url: str, headers: dict | None = None, seconds: float = 5, connections: int = 32,
+         force_python: bool = False, method: str = "GET", data: str | None = None) -> LoadResult:
+    """Load ``url`` from a second process: wrk if installed, else the Python generator."""
     if shutil.which("wrk") and not force_python:
-        return run_wrk(url, headers or {}, seconds, connections)
-    return run_python_load(url, headers or {}, seconds, connections)
+        return run_wrk(url, headers or {}, seconds, connections, method=method, data=data)
+    return run_python_load(url, headers or {}, seconds, connections, method=method, data=data)
+
+
+def process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds used so far by a process (Linux /proc); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def m2m_basic(keys_dir: Path) -> str:
+    """The Authorization header of oauth-proxy's seeded confidential client (client_secret_basic)."""
+    secret = (Path(keys_dir) / "client-secret-m2m").read_text().strip()
+    return "Basic " + base64.b64encode(f"m2m:{secret}".encode()).decode()
+
+
+def client_credentials_token(proxy: str, keys_dir: Path, scope: str = "me") -> str:
+    """An access token for the m2m client from oauth-proxy's token endpoint."""
+    req = urllib.request.Request(proxy + "/token", data=f"grant_type=client_credentials&scope={scope}".encode(),
+                                 headers={"Authorization": m2m_basic(keys_dir)}, method="POST")
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)["access_token"]
