@@ -32,7 +32,7 @@ import json
 import logging
 import math
 import time
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
@@ -40,6 +40,7 @@ import aiohttp
 from aiohttp import web
 
 from .common import docs
+from .common.background import polling
 from .common.app import SETTINGS, health
 from .common.bearer import AUTHENTICATOR, PRINCIPAL, Principal, principal_from_claims, requires
 from .common.discovery import DiscoveryError, check_http_url, fetch_json_if_changed
@@ -321,17 +322,9 @@ def keyset_context(settings: Settings):
             use_discovered_endpoints(app[docs.OPENAPI], meta)
             revocations.use_metadata(meta)
         keyset.on_metadata = on_metadata
-        async with aiohttp.ClientSession(headers={"User-Agent": "oauthlab-backend4"}) as session:
-            revocations.session = session
-            task = asyncio.create_task(revocations.run())
-            try:
-                async with keyset.running(session):
-                    yield
-            finally:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
-                revocations.session = None
+        async with aiohttp.ClientSession(headers={"User-Agent": "oauthlab-backend4"}) as session, \
+                polling(revocations, session), keyset.running(session):
+            yield
     return ctx
 
 

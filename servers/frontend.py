@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
 from urllib.parse import urlsplit
@@ -27,6 +27,7 @@ import aiohttp
 from aiohttp import web
 
 from .common import docs
+from .common.background import polling
 from .common.app import SETTINGS, health
 from .common.discovery import DiscoveryError, discover, metadata_urls
 from .common.middleware import add_routes, base_app
@@ -154,16 +155,9 @@ def metadata_context(settings: Settings):
     @asynccontextmanager
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         holder = app[METADATA]
-        async with aiohttp.ClientSession(headers={"User-Agent": "oauthlab-frontend"}) as session:
-            holder.session = session
-            task = asyncio.create_task(holder.run())
-            try:
-                yield
-            finally:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
-                holder.session = None
+        async with aiohttp.ClientSession(headers={"User-Agent": "oauthlab-frontend"}) as session, \
+                polling(holder, session):
+            yield
     return ctx
 
 

@@ -31,15 +31,15 @@ import logging
 import math
 import os
 import time
-from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, Callable
 
 import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
+from .background import polling
 from .discovery import MAX_DOCUMENT_BYTES, DiscoveryError, check_http_url, discover, fetch_json
 from .errors import InvalidToken, TemporarilyUnavailable
 from .keys import write_private
@@ -517,15 +517,6 @@ class RemoteJWKS:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.refetch_interval)
 
-    @asynccontextmanager
-    async def running(self, session: aiohttp.ClientSession) -> AsyncIterator["RemoteJWKS"]:
+    def running(self, session: aiohttp.ClientSession):
         """Use ``session`` and keep the keys fresh in the background while the block runs."""
-        self.session = session
-        task = asyncio.create_task(self.run())
-        try:
-            yield self
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-            self.session = None
+        return polling(self, session)
