@@ -100,3 +100,10 @@ def main(argv: list[str]) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - re-raised unless it is a usage error (below)
+        if getattr(exc, "exit_code", None) != 2:
+            raise
+        # A usage/configuration error raised where servers' ConfigError is not importable (the harness:
+        # a bad profile, an unreachable target): one line, exit 2.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -167,7 +167,8 @@ def current_signing_key(keys_dir: Path) -> Path:
 
 
 class StartError(Exception):
-    pass
+    """One of our servers did not start (the log tail says why)."""
+    exit_code = 2  # printed as one line by cli.main
 
 
 @contextlib.contextmanager
@@ -195,7 +196,7 @@ def list_catalog(catalog, not_applicable, stream=sys.stdout) -> None:
 def run(args: argparse.Namespace) -> int:
     from conformance import CATALOG, NOT_APPLICABLE
     from harness import reporters, runner
-    from harness.targets import ProfileError, load_profile
+    from harness.targets import load_profile
 
     if args.list:
         list_catalog(runner.select(CATALOG, args.only, args.skip, args.severity), NOT_APPLICABLE)
@@ -232,12 +233,6 @@ def run(args: argparse.Namespace) -> int:
 
         report = asyncio.run(runner.run(targets, catalog, jobs=args.jobs, progress=progress,
                                         on_target_error=unreachable))
-    except ProfileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except StartError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     finally:
         if servers is not None:
             servers.stop()

@@ -36,26 +36,18 @@ def run(args: argparse.Namespace) -> int:
             return 2
         return int(fuzz_api.run(args) or 0)
     from harness.fuzz import fuzz
-    from harness.rskit import TargetUnavailable
-    from harness.targets import ProfileError, load_profile
+    from harness.targets import load_profile
 
     examples = 100 if args.examples is None else args.examples
     seed = 0 if args.seed is None else args.seed
     if examples < 1:
         print("error: --examples must be at least 1", file=sys.stderr)
         return 2
-    try:
-        target = load_profile(args.target)
-        if target.resource is None:
-            print(f"error: {args.target}: resource: missing: fuzzing needs a [resource] table", file=sys.stderr)
-            return 2
-        result = asyncio.run(fuzz(target, examples, seed, _progress()))
-    except ProfileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    target = load_profile(args.target)
+    if target.resource is None:
+        print(f"error: {args.target}: resource: missing: fuzzing needs a [resource] table", file=sys.stderr)
         return 2
-    except TargetUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    result = asyncio.run(fuzz(target, examples, seed, _progress()))  # bad profile/target: exit 2 in cli.main
     if sys.stderr.isatty():
         sys.stderr.write("\r" + " " * 70 + "\r")
     red = "\x1b[31m" if color_enabled(sys.stdout) else ""

@@ -29,6 +29,8 @@ from .targets import ResourceProfile, Target
 class TargetUnavailable(Exception):
     """The target cannot be reached, or refuses the profile's credentials: one line for the user."""
 
+    exit_code = 2  # a usage/configuration problem: the CLI prints it as one line and exits 2
+
 
 @dataclass(frozen=True)
 class PublicKey:

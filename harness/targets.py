@@ -36,6 +36,8 @@ ALGORITHMS = JWT_ALGORITHMS + ("opaque",)
 class ProfileError(Exception):
     """A profile field is missing, of the wrong type or contradicts another: one line naming the field."""
 
+    exit_code = 2  # a usage/configuration problem: the CLI prints it as one line and exits 2
+
 
 @dataclass(frozen=True)
 class ResourceProfile:
@@ -192,6 +194,17 @@ def read_secret_file(path: Path) -> tuple[bytes, str | None]:
     return secret.encode("utf-8"), None
 
 
+def require_one_key_source(f, given: list[str], allowed: tuple[str, ...], algorithm: str, hint: str = "") -> None:
+    """Exactly one of ``allowed`` must be set for this algorithm; name the field that is wrong or missing."""
+    if len(given) == 1 and given[0] in allowed:
+        return
+    choices = ", ".join(allowed)
+    bad = next((n for n in given if n not in allowed), given[1] if len(given) > 1 else None)
+    if bad:
+        raise f.fail(bad, f"contradicts algorithm = {algorithm!r}: use exactly one of {choices}")
+    raise f.fail(allowed[0], f"missing: algorithm = {algorithm!r} needs exactly one of {choices}{hint}")
+
+
 def _resource(data: dict, source: Path | None) -> ResourceProfile:
     f = _Fields(data, "resource", source)
     algorithm = f.get("algorithm", required=True)
@@ -234,14 +247,8 @@ def _resource(data: dict, source: Path | None) -> ResourceProfile:
                      "and password")
     key, kid = None, None
     if algorithm.startswith("HS"):
-        allowed = ("secret_file", "secret_env")
-        if len(minting) != 1 or minting[0] not in allowed:
-            bad = next((n for n in minting if n not in allowed), minting[1] if len(minting) > 1 else None)
-            if bad:
-                raise f.fail(bad, f"contradicts algorithm = {algorithm!r}: use exactly one of secret_file, "
-                                  "secret_env")
-            raise f.fail("secret_file", f"missing: algorithm = {algorithm!r} needs exactly one of secret_file, "
-                                        "secret_env (or use algorithm = \"opaque\" with token_endpoint)")
+        require_one_key_source(f, minting, ("secret_file", "secret_env"), algorithm,
+                               ' (or use algorithm = "opaque" with token_endpoint)')
         if values["secret_file"]:
             path = Path(values["secret_file"]).expanduser()
             try:
@@ -256,14 +263,7 @@ def _resource(data: dict, source: Path | None) -> ResourceProfile:
                 raise f.fail("secret_env", f"the environment variable {values['secret_env']} is not set")
             key = raw.encode("utf-8")
     elif not opaque:
-        allowed = ("private_key_file", "hosted_issuer")
-        if len(minting) != 1 or minting[0] not in allowed:
-            bad = next((n for n in minting if n not in allowed), minting[1] if len(minting) > 1 else None)
-            if bad:
-                raise f.fail(bad, f"contradicts algorithm = {algorithm!r}: use exactly one of private_key_file, "
-                                  "hosted_issuer")
-            raise f.fail("private_key_file", f"missing: algorithm = {algorithm!r} needs exactly one of "
-                                             "private_key_file, hosted_issuer")
+        require_one_key_source(f, minting, ("private_key_file", "hosted_issuer"), algorithm)
         if values["private_key_file"]:
             path = Path(values["private_key_file"]).expanduser()
             try:

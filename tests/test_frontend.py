@@ -10,16 +10,7 @@ import pytest
 from servers import frontend
 
 from .conftest import make_settings
-from .test_backend4 import LocalIssuer
-
-
-@pytest.fixture
-async def issuer():
-    iss = LocalIssuer()
-    iss.publish("k1")
-    await iss.start()
-    yield iss
-    await iss.stop()
+from .test_backend4 import LocalIssuer, issuer  # noqa: F401 - the running test issuer fixture
 
 
 @pytest.fixture
