@@ -10,16 +10,19 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from aiohttp import web
 
-from .app import PASSWORDS, SETTINGS, STORE, THROTTLE
+from . import docs
+from .app import PASSWORDS, SETTINGS, STORE, THROTTLE, health, store_context
 from .bearer import AUTHENTICATOR, PRINCIPAL, Principal, principal_from_claims, requires
 from .errors import NO_STORE, InvalidGrant, InvalidRequest, InvalidToken, UnsupportedGrantType
 from .forms import read_form, require
 from .keys import HSKeySource
+from .middleware import add_routes, base_app
 from .scopes import grant_scopes, parse_scope
 from .store import Store
 from .tokens import TokenPolicy, TokenVerifier, issue_token, standard_claims
@@ -175,20 +178,11 @@ def status_handler(*scopes: str):
     return read_status
 
 
-__all__ = ["SCOPES", "ScopeConfig", "OpaqueAuthority", "HS256Authority", "hs256_policy", "token_endpoint",
-           "me_handler", "items_handler", "status_handler", "SETTINGS", "STORE", "token_response"]
-
 
 def build_password_app(settings, *, title: str, description: str, scopes: ScopeConfig,
                        make_authority, routes: dict[str, tuple]) -> web.Application:
     """Assemble a password server: shared middleware, store lifetime, /token, /health, /docs and the
     protected ``routes`` ({path: (summary, handler, response schema)})."""
-    from contextlib import asynccontextmanager
-
-    from . import docs
-    from .app import health, store_context
-    from .middleware import add_routes, base_app
-
     app = base_app(settings.max_body)
     app[SETTINGS] = settings
     app[SCOPES] = scopes
