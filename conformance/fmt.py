@@ -131,13 +131,13 @@ def inflate_token(kit: RSKit) -> list[Probe]:
 
 SCENARIOS = [
     rs("fmt-segments", "Tokens with 2, 4, 6 or empty segments are refused (400/401), no 5xx.",
-       ("RFC7519-7.2", "RFC6750-2.1"), "medium", vary_segment_count, expect=MALFORMED, needs=("valid_token",)),
+       ("RFC 7519 §7.2", "RFC 6750 §2.1"), "medium", vary_segment_count, expect=MALFORMED, needs=("valid_token",)),
     rs("fmt-base64-strict", "Padding, the standard base64 alphabet, '*' and '%' are refused.",
-       ("RFC7515-2", "draft-8725bis"), "medium", loosen_base64, expect=MALFORMED, needs=("valid_token",)),
-    rs("fmt-whitespace", "Spaces or tabs inside a segment are refused.", ("RFC7519-7.2",), "medium",
+       ("RFC 7515 §2", "draft-8725bis"), "medium", loosen_base64, expect=MALFORMED, needs=("valid_token",)),
+    rs("fmt-whitespace", "Spaces or tabs inside a segment are refused.", ("RFC 7519 §7.2",), "medium",
        insert_whitespace, expect=MALFORMED, needs=("valid_token",)),
     rs("fmt-json-shape", "Header/payload that decode to invalid JSON or a non-object are refused, no 5xx.",
-       ("RFC7519-7.2",), "medium", break_json_shape, expect=MALFORMED, needs=("jwt",)),
+       ("RFC 7519 §7.2",), "medium", break_json_shape, expect=MALFORMED, needs=("jwt",)),
     rs("fmt-braces-non-ascii", "Tokens containing braces, quotes or non-ASCII characters are refused.",
        ("draft-8725bis",), "medium", add_braces_and_unicode, expect=MALFORMED, needs=("valid_token",)),
     rs("fmt-dos-size", "Huge tokens, many dots and deeply nested JSON are refused fast, no 5xx.",

@@ -212,20 +212,20 @@ def expect_tls_only(obs: Observation) -> list[str]:
 
 SCENARIOS: list[Scenario] = [
     Scenario("hyg-token-no-store", "Token responses, successes and errors, carry Cache-Control: no-store and "
-             "Pragma: no-cache.", ("RFC6749-5.1", "RFC6749-5.2"), TE, "medium", collect_token_responses,
+             "Pragma: no-cache.", ("RFC 6749 §5.1", "RFC 6749 §5.2"), TE, "medium", collect_token_responses,
              expect_no_store(), frozenset(), FAMILY),
-    Scenario("hyg-clickjacking", "Login, consent and error pages forbid framing.", ("RFC9700-4.16", "RFC6749-10.13"),
+    Scenario("hyg-clickjacking", "Login, consent and error pages forbid framing.", ("RFC 9700 §4.16", "RFC 6749 §10.13"),
              AS, "medium", collect_authorization_pages, expect_frame_protection, CODE_FLOW, FAMILY),
     Scenario("hyg-referrer", "Authorization pages send Referrer-Policy no-referrer and load no third-party "
-             "resources.", ("RFC9700-4.2.4",), AS, "low", collect_authorization_pages, expect_no_referrer_leak,
+             "resources.", ("RFC 9700 §4.2.4",), AS, "low", collect_authorization_pages, expect_no_referrer_leak,
              CODE_FLOW, FAMILY),
-    Scenario("hyg-no-cors-authz", "The authorization endpoint answers no CORS request.", ("RFC9700-2.6",), AS,
+    Scenario("hyg-no-cors-authz", "The authorization endpoint answers no CORS request.", ("RFC 9700 §2.6",), AS,
              "medium", send_cross_origin_authorization, expect_no_cors, CODE_FLOW, FAMILY),
     Scenario("hyg-credential-entropy", f"{SAMPLES} codes, access and refresh tokens are unique and carry >= 128 "
-             "bits.", ("RFC6749-10.10",), AS, "high", collect_credentials, expect_facts(_entropy_rule), CODE_FLOW,
+             "bits.", ("RFC 6749 §10.10",), AS, "high", collect_credentials, expect_facts(_entropy_rule), CODE_FLOW,
              FAMILY),
     Scenario("hyg-tls-only", "The authorization and token endpoints are not served over plain HTTP on a public "
-             "address.", ("RFC6749-3.1", "RFC6749-3.2", "RFC6749-10.9"), AS, "high", probe_plain_http,
+             "address.", ("RFC 6749 §3.1", "RFC 6749 §3.2", "RFC 6749 §10.9"), AS, "high", probe_plain_http,
              expect_tls_only, CODE_FLOW, FAMILY),
 ]
 

@@ -96,12 +96,12 @@ def send_injection_payloads(kit: RSKit) -> list[Probe]:
 
 
 SCENARIOS = [
-    rs("hyg-query-cache-private", "A 2xx to a query-string token carries Cache-Control: private.", ("RFC6750-2.3",),
+    rs("hyg-query-cache-private", "A 2xx to a query-string token carries Cache-Control: private.", ("RFC 6750 §2.3",),
        "low", send_token_in_query, needs=("valid_token",), family="hyg"),
     rs("hyg-no-reflection", "Error responses never echo token contents, stack traces or library names.",
-       ("RFC8725-3.10",), "medium", inject_markers, family="hyg"),
-    rs("hyg-oob-fetch", "URLs planted in headers and claims are never fetched.", ("RFC8725-3.10",), "high",
+       ("RFC 8725 §3.10",), "medium", inject_markers, family="hyg"),
+    rs("hyg-oob-fetch", "URLs planted in headers and claims are never fetched.", ("RFC 8725 §3.10",), "high",
        plant_listener_urls, needs=("jwt", "listener"), family="hyg", after=listener_untouched("hyg-oob-fetch")),
-    rs("hyg-slow-response", "Injection payloads never make a response take 9 s or more.", ("RFC8725-3.10",),
+    rs("hyg-slow-response", "Injection payloads never make a response take 9 s or more.", ("RFC 8725 §3.10",),
        "high", send_injection_payloads, family="hyg"),
 ]

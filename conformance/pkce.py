@@ -25,10 +25,10 @@ S_CHALLENGE = "pkce-challenge-Vb3n"
 # -- mutations ------------------------------------------------------------------------------------------------
 async def redeem_known_answer_pair(kit):
     """The RFC 7636 Appendix B challenge at authorize, its verifier at the token endpoint."""
-    authz = await kit.authorize(label="authorize with the RFC 7636 App. B challenge", pkce=RFC7636_PAIR)
+    authz = await kit.authorize(label="authorize with the RFC 7636 Appendix B challenge", pkce=RFC7636_PAIR)
     if not authz.code:
         return [authz.observation]
-    return [await kit.redeem(authz, label="token with the RFC 7636 App. B verifier")]
+    return [await kit.redeem(authz, label="token with the RFC 7636 Appendix B verifier")]
 
 
 async def drop_code_verifier(kit):
@@ -179,42 +179,42 @@ REFUSED_ANYWHERE = any_of(expect_error_redirect("invalid_request"), expect_error
 
 SCENARIOS: list[Scenario] = [
     Scenario("pkce-rfc7636-vector", "The RFC 7636 Appendix B challenge/verifier pair redeems a code (known answer).",
-             ("RFC7636-AppB", "RFC7636-4.6"), AS, "high", redeem_known_answer_pair, expect_token(), CODE_FLOW,
+             ("RFC 7636 Appendix B", "RFC 7636 §4.6"), AS, "high", redeem_known_answer_pair, expect_token(), CODE_FLOW,
              FAMILY),
     Scenario("pkce-verifier-missing", "A code issued for an S256 challenge is refused without code_verifier.",
-             ("RFC7636-4.6", "RFC9700-2.1.1"), AS, "critical", drop_code_verifier, REFUSED_AT_TOKEN, CODE_FLOW,
+             ("RFC 7636 §4.6", "RFC 9700 §2.1.1"), AS, "critical", drop_code_verifier, REFUSED_AT_TOKEN, CODE_FLOW,
              FAMILY),
     Scenario("pkce-verifier-wrong", "Well-formed verifiers that do not match the challenge are refused "
              "(random, the challenge itself, one character changed, truncated, extended, case inverted).",
-             ("RFC7636-4.6", "RFC9700-2.1.1"), AS, "critical", swap_code_verifier, REFUSED_AT_TOKEN, CODE_FLOW,
+             ("RFC 7636 §4.6", "RFC 9700 §2.1.1"), AS, "critical", swap_code_verifier, REFUSED_AT_TOKEN, CODE_FLOW,
              FAMILY),
     Scenario("pkce-downgrade", "A code_verifier is refused for a code whose request carried no challenge.",
-             ("RFC9700-2.1.1", "RFC9700-4.8.2"), AS, "high", send_verifier_without_challenge, REFUSED_ANYWHERE,
+             ("RFC 9700 §2.1.1", "RFC 9700 §4.8.2"), AS, "high", send_verifier_without_challenge, REFUSED_ANYWHERE,
              CODE_FLOW, FAMILY),
     Scenario("pkce-required-public", "A public client's authorization request without code_challenge is refused.",
-             ("RFC7636-4.4.1", "RFC9700-2.1.1"), AS, "high", drop_code_challenge,
+             ("RFC 7636 §4.4.1", "RFC 9700 §2.1.1"), AS, "high", drop_code_challenge,
              expect_error_redirect("invalid_request", state=S_REQUIRED), CODE_FLOW, FAMILY),
     Scenario("pkce-plain-rejected", "code_challenge_method=plain is refused (S256 only).",
-             ("RFC9700-2.1.1", "RFC7636-4.2"), AS, "medium", set_method_plain,
+             ("RFC 9700 §2.1.1", "RFC 7636 §4.2"), AS, "medium", set_method_plain,
              expect_error_redirect("invalid_request", state=S_PLAIN), CODE_FLOW, FAMILY),
     Scenario("pkce-method-default-plain", "An S256 challenge sent without a method is not silently treated as S256.",
-             ("RFC7636-4.3",), AS, "medium", drop_challenge_method, REFUSED_ANYWHERE, CODE_FLOW, FAMILY),
+             ("RFC 7636 §4.3",), AS, "medium", drop_challenge_method, REFUSED_ANYWHERE, CODE_FLOW, FAMILY),
     Scenario("pkce-method-unknown", "Unknown or mis-cased code_challenge_method values are refused.",
-             ("RFC7636-4.4.1",), AS, "medium", set_unknown_method,
+             ("RFC 7636 §4.4.1",), AS, "medium", set_unknown_method,
              expect_error_redirect("invalid_request", state=S_UNKNOWN), CODE_FLOW, FAMILY),
     Scenario("pkce-verifier-format", "Verifiers outside 43*128unreserved are refused even when their S256 "
-             "matches; 43 and 128 characters work.", ("RFC7636-4.1",), AS, "medium", malform_code_verifier,
+             "matches; 43 and 128 characters work.", ("RFC 7636 §4.1",), AS, "medium", malform_code_verifier,
              by_label(any_of(expect_error(400, "invalid_request", "invalid_grant"),
                              expect_error_redirect("invalid_request")),
                       control=expect_token()), CODE_FLOW, FAMILY),
     Scenario("pkce-challenge-format", "Challenges outside 43*128unreserved are refused at the authorization "
-             "endpoint.", ("RFC7636-4.2",), AS, "low", malform_code_challenge,
+             "endpoint.", ("RFC 7636 §4.2",), AS, "low", malform_code_challenge,
              expect_error_redirect("invalid_request", state=S_CHALLENGE), CODE_FLOW, FAMILY),
     Scenario("pkce-cross-code", "The verifier of one flow does not redeem the code of another.",
-             ("RFC7636-4.4", "RFC9700-4.5.3.1"), AS, "critical", cross_code_verifier, REFUSED_AT_TOKEN, CODE_FLOW,
+             ("RFC 7636 §4.4", "RFC 9700 §4.5.3.1"), AS, "critical", cross_code_verifier, REFUSED_AT_TOKEN, CODE_FLOW,
              FAMILY),
     Scenario("pkce-metadata", "The metadata lists S256 in code_challenge_methods_supported.",
-             ("RFC9700-2.1.1", "RFC8414-2"), AS, "low", fetch_metadata, _metadata_rule,
+             ("RFC 9700 §2.1.1", "RFC 8414 §2"), AS, "low", fetch_metadata, _metadata_rule,
              CODE_FLOW, FAMILY),
 ]
 NOT_APPLICABLE: dict[str, str] = {}

@@ -27,9 +27,9 @@ WEAK_SECRETS = ("secret", "Secret", "SECRET", "secret123", "secretkey", "secret_
 
 
 def _control(kit: RSKit) -> list[Probe]:
-    """T0 (and T0 on the scoped endpoint) must work; the forge's HMAC matches RFC 7515 A.1."""
+    """T0 (and T0 on the scoped endpoint) must work; the forge's HMAC matches RFC 7515 Appendix A.1."""
     if forge.jws(A1_HEADER, A1_PAYLOAD, forge.b64url_decode(A1_KEY), "HS256") != A1_TOKEN:
-        raise RuntimeError("the harness forge does not reproduce RFC 7515 A.1: its HS256 is broken")
+        raise RuntimeError("the harness forge does not reproduce RFC 7515 Appendix A.1: its HS256 is broken")
     probes = [Probe("T0 (valid baseline token)", kit.mint(), expect=checks.ok)]
     if kit.profile.scoped_endpoint:
         probes.append(Probe("T0 on the scoped endpoint", kit.mint(), path=kit.profile.scoped_endpoint,
@@ -232,29 +232,29 @@ def wrap_in_json_serialization(kit: RSKit) -> list[Probe]:
             Probe("compact with a forged payload under the original signature", mixed)]
 
 
-CONFUSION_REFS = ("RFC8725-2.1", "RFC8725-3.1", "CVE-2015-9235", "CVE-2016-10555")
+CONFUSION_REFS = ("RFC 8725 §2.1", "RFC 8725 §3.1", "CVE-2015-9235", "CVE-2016-10555")
 SCENARIOS = [
     rs("sig-valid-rs256-control", "A valid RS256 token T0 is accepted, before and after the attacks.",
-       ("RFC9068-4",), "high", _control, checks.ok, needs=("mint", "asymmetric"), family="sig", control=True),
+       ("RFC 9068 §4",), "high", _control, checks.ok, needs=("mint", "asymmetric"), family="sig", control=True),
     rs("sig-valid-hs256-control", "A valid HS256 token T0 is accepted, before and after the attacks "
-       "(and the forge reproduces RFC 7515 A.1).", ("RFC9068-4", "RFC7515-A.1"), "high", _control, checks.ok,
+       "(and the forge reproduces RFC 7515 Appendix A.1).", ("RFC 9068 §4", "RFC 7515 Appendix A.1"), "high", _control, checks.ok,
        needs=("mint", "hmac"), family="sig", control=True),
     rs("sig-alg-none", "A token with alg none and an empty signature is rejected.",
-       ("RFC9068-4", "RFC8725-2.1", "RFC8725-3.2", "CVE-2022-23540"), "critical", send_alg_none),
+       ("RFC 9068 §4", "RFC 8725 §2.1", "RFC 8725 §3.2", "CVE-2022-23540"), "critical", send_alg_none),
     rs("sig-alg-none-case", "alg None/NONE/nOnE/noNE is rejected (no case-insensitive block-list).",
-       ("RFC8725-3.1", "draft-8725bis"), "critical", vary_alg_none_case),
+       ("RFC 8725 §3.1", "draft-8725bis"), "critical", vary_alg_none_case),
     rs("sig-alg-none-keep-sig", "alg none with the original signature still attached is rejected.",
-       ("RFC9068-4", "RFC8725-3.2"), "critical", keep_signature_with_alg_none),
+       ("RFC 9068 §4", "RFC 8725 §3.2"), "critical", keep_signature_with_alg_none),
     rs("sig-null-signature", "The original header and payload with an empty signature are rejected.",
-       ("CVE-2020-28042", "RFC7515-5.2"), "critical", drop_signature),
+       ("CVE-2020-28042", "RFC 7515 §5.2"), "critical", drop_signature),
     rs("sig-truncated-signature", "A signature missing its last 4 characters is rejected.",
-       ("RFC7515-5.2",), "critical", truncate_signature),
+       ("RFC 7515 §5.2",), "critical", truncate_signature),
     rs("sig-payload-tamper", "A changed payload under the original signature is rejected, and injected claim "
-       "values are never reflected.", ("RFC8725-3.3", "RFC7515-5.2"), "critical", tamper_payload),
+       "values are never reflected.", ("RFC 8725 §3.3", "RFC 7515 §5.2"), "critical", tamper_payload),
     rs("sig-hs-empty-key", "An HMAC computed with the empty key is rejected.",
        ("CVE-2019-20933", "CVE-2020-28637"), "critical", sign_with_empty_key),
     rs("sig-hs-weak-key", "Tokens HMAC-signed with common secrets are rejected; the target's own secret is not "
-       "one of them and is at least 256 bits.", ("RFC8725-2.2", "RFC8725-3.5", "RFC7518-3.2", "CVE-2020-1764"),
+       "one of them and is at least 256 bits.", ("RFC 8725 §2.2", "RFC 8725 §3.5", "RFC 7518 §3.2", "CVE-2020-1764"),
        "critical", sign_with_weak_secrets, after=check_own_secret_strength),
     rs("sig-confusion-spki-pem", "HS256 keyed with the target's public key as published SPKI PEM is rejected.",
        CONFUSION_REFS, "critical", _confusion(("spki-pem",), ("HS256",)), needs=("jwt", "jwks")),
@@ -280,19 +280,19 @@ SCENARIOS = [
     rs("sig-psychic-raw", "ES256/ES384 with all-zero raw signatures and r = s = n are rejected.",
        ("CVE-2022-21449",), "critical", sign_with_psychic_raw),
     rs("sig-alg-not-allowed", "A correct signature by the trusted key with an algorithm outside the allow-list "
-       "is rejected.", ("RFC8725-3.1", "RFC7515-5.2"), "high", sign_with_disallowed_alg, needs=("mint",)),
+       "is rejected.", ("RFC 8725 §3.1", "RFC 7515 §5.2"), "high", sign_with_disallowed_alg, needs=("mint",)),
     rs("sig-alg-case", "A valid signature whose alg is spelled in another case is rejected.",
-       ("draft-8725bis", "RFC7515-4.1.1"), "high", change_alg_case, needs=("mint",)),
+       ("draft-8725bis", "RFC 7515 §4.1.1"), "high", change_alg_case, needs=("mint",)),
     rs("sig-alg-type-confusion", "Header members set to null/true/false/0/\"jwt_tool\" are rejected without a "
-       "5xx.", ("RFC7515-4.1",), "medium", confuse_header_types),
+       "5xx.", ("RFC 7515 §4.1",), "medium", confuse_header_types),
     rs("sig-crit-unknown", "A validly signed token whose crit names an unknown extension is rejected.",
-       ("RFC7515-4.1.11", "CVE-2025-59420", "CVE-2026-32597"), "medium", add_unknown_crit, needs=("mint",)),
+       ("RFC 7515 §4.1.11", "CVE-2025-59420", "CVE-2026-32597"), "medium", add_unknown_crit, needs=("mint",)),
     rs("sig-jwe-substitution", "A JWE with forged claims (no inner signature) is rejected.",
-       ("RFC8725-3.3", "CVE-2023-51774"), "critical", substitute_jwe),
+       ("RFC 8725 §3.3", "CVE-2023-51774"), "critical", substitute_jwe),
     rs("sig-jwe-p2c", "A PBES2 JWE with p2c = 2^31-1 is rejected in bounded time.",
        ("draft-8725bis", "CVE-2022-36083"), "medium", send_jwe_huge_p2c, needs=("resource",)),
     rs("sig-jwe-zip-bomb", "A compressed JWE (zip=DEF) is rejected without inflating it.",
-       ("RFC8725-3.6", "CVE-2024-33664"), "medium", send_jwe_zip_bomb, needs=("resource",)),
+       ("RFC 8725 §3.6", "CVE-2024-33664"), "medium", send_jwe_zip_bomb, needs=("resource",)),
     rs("sig-json-serialization-polyglot", "JSON-serialised JWS and compact/JSON polyglots are rejected.",
        ("draft-8725bis", "CVE-2022-39227"), "high", wrap_in_json_serialization),
 ]

@@ -74,7 +74,7 @@ Check = Callable[[Observation], list[str]]
 class Scenario:
     id: str                         # kebab-case, stable, as in ../shared/catalog.md
     summary: str                    # one sentence
-    refs: tuple[str, ...]           # ("RFC7636-4.6", "RFC6749-5.2", "CVE-2022-29217")
+    refs: tuple[str, ...]           # ("RFC 7636 §4.6", "RFC 6749 §5.2", "CVE-2022-29217")
     applies_to: AppliesTo
     severity: Severity
     mutate: Callable[..., Any]      # see the module docstring

@@ -27,12 +27,12 @@ A2_TOKEN = ("eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQ
 
 
 def test_hs256_reproduces_rfc7515_a1():
-    """RFC 7515 A.1: the HS256 JWS over the exact header/payload octets (CRLF kept) is the published token."""
+    """RFC 7515 Appendix A.1: the HS256 JWS over the exact header/payload octets (CRLF kept) is the published token."""
     assert forge.jws(A1_HEADER, A1_PAYLOAD, forge.b64url_decode(A1_KEY), "HS256") == A1_TOKEN
 
 
 def test_rs256_verifies_rfc7515_a2():
-    """RFC 7515 A.2: the published RS256 token verifies with the published public key, and a bit flip fails."""
+    """RFC 7515 Appendix A.2: the published RS256 token verifies with the published public key, and a bit flip fails."""
     key = forge.public_key_from_jwk({"kty": "RSA", "n": A2_N, "e": "AQAB"})
     h, p, s = forge.split(A2_TOKEN)
     assert forge.verify("RS256", key, f"{h}.{p}".encode(), forge.b64url_decode(s))

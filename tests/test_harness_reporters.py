@@ -15,7 +15,7 @@ SECRET = "s3cr3t-value-that-must-never-appear"
 
 
 def scenario(id: str, control: bool = False) -> Scenario:
-    return Scenario(id=id, summary=f"summary of {id}", refs=("RFC9068-4",), applies_to="resource-server",
+    return Scenario(id=id, summary=f"summary of {id}", refs=("RFC 9068 §4",), applies_to="resource-server",
                     severity="critical", mutate=lambda kit: [], expect=checks.invalid_token, family=id.split("-")[0],
                     control=control)
 
@@ -81,7 +81,7 @@ def test_markdown_checklist_boxes_refs_evidence_and_signoff():
     """- [x] for passes, - [ ] for failures with RFC refs and evidence, grouped by family, sign-off at the end."""
     md = reporters.to_markdown(sample_report(), {"sig-jwe-x": "reason"})
     assert "- [x] **sig-valid-hs256-control**" in md
-    assert "- [ ] **sig-alg-none** — **FAIL (critical)**" in md and "_(RFC9068-4)_" in md
+    assert "- [ ] **sig-alg-none** — **FAIL (critical)**" in md and "_(RFC 9068 §4)_" in md
     assert "### 1. Signature and algorithm" in md and "### 3. Claims and time" in md
     assert "HTTP 200" in md and "```http" in md
     assert md.index("## Sign-off") > md.index("sig-alg-none") and "| Reviewer |" in md

@@ -11,7 +11,7 @@ UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~
 
 
 def test_rfc7636_appendix_b_vector():
-    """RFC 7636 App. B: verifier dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk -> challenge
+    """RFC 7636 Appendix B: verifier dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk -> challenge
     E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM ("code_challenge = BASE64URL-ENCODE(SHA256(ASCII(code_verifier)))")."""
     verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
     assert pkce.s256(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
