@@ -66,7 +66,56 @@ class Probe:
     expect: "Check | None" = None
 
 
-# An expectation checks one observation and returns the problems found ([] = as expected).
+Impact = Literal["vulnerability", "deviation"]
+Keyword = Literal["MUST", "SHOULD"]
+
+
+class Problem(str):
+    """One thing an observation showed that a secure, conformant server would not do.
+
+    A ``str`` (its text is what reports print), plus what it means:
+
+    - ``impact="vulnerability"``: the attack got through: a forged or invalid token, code, refresh token,
+      grant or redirect was accepted, protected data was served, a secret leaked. Severity: the scenario's.
+    - ``impact="deviation"``: the attack was refused, but not the way the RFC prescribes (another status,
+      error code or challenge). ``keyword`` is the RFC keyword of the rule it breaks: ``MUST`` (severity
+      low) or ``SHOULD`` (severity info). Never critical.
+
+    ``rule`` is the RFC sentence the expectation rests on (``"RFC 6750 §3.1: ... SHOULD ..."``).
+    A plain ``str`` returned by a check counts as a vulnerability.
+    """
+    impact: Impact
+    keyword: Keyword
+    rule: str
+
+    def __new__(cls, text: str, impact: Impact = "vulnerability", keyword: Keyword = "MUST",
+                rule: str = "") -> "Problem":
+        self = super().__new__(cls, text)
+        self.impact, self.keyword, self.rule = impact, keyword, rule
+        return self
+
+    def relabel(self, text: str) -> "Problem":
+        """The same problem with another text (e.g. prefixed with the probe's label)."""
+        return Problem(text, self.impact, self.keyword, self.rule)
+
+
+def vulnerability(text: str, rule: str = "") -> Problem:
+    """The attack got through (see ``Problem``)."""
+    return Problem(text, "vulnerability", "MUST", rule)
+
+
+def deviation(text: str, keyword: Keyword = "MUST", rule: str = "") -> Problem:
+    """Refused, but not as the RFC prescribes; ``keyword`` is the rule's RFC keyword (see ``Problem``)."""
+    return Problem(text, "deviation", keyword, rule)
+
+
+def impact_of(problem: str) -> Impact:
+    """A plain ``str`` problem is a vulnerability."""
+    return getattr(problem, "impact", "vulnerability")
+
+
+# An expectation checks one observation and returns the problems found ([] = as expected). Each is a
+# ``Problem`` (or a plain str, which counts as a vulnerability).
 Check = Callable[[Observation], list[str]]
 
 
