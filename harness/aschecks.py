@@ -22,6 +22,7 @@ import re
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, urlsplit
 
+from .expect import all_of, any_of, by_label  # noqa: F401 - part of this module's vocabulary
 from .scenario import Check, Observation
 
 ANY = object()          # state=ANY: do not look at state
@@ -81,33 +82,6 @@ def json_body(obs: Observation) -> dict:
 
 
 # -- combinators -------------------------------------------------------------------------------------------
-def all_of(*checks: Check) -> Check:
-    def check(obs: Observation) -> list[str]:
-        return [p for c in checks for p in c(obs)]
-    return check
-
-
-def any_of(*checks: Check) -> Check:
-    """Secure if ANY of the alternatives holds (a server may refuse at authorize OR at the token endpoint)."""
-    def check(obs: Observation) -> list[str]:
-        problems: list[str] = []
-        for c in checks:
-            found = c(obs)
-            if not found:
-                return []
-            problems.append("; ".join(found))
-        return [" / or: ".join(problems)]
-    return check
-
-
-def by_label(default: Check, **routes: Check) -> Check:
-    """Route an observation by its label prefix (``control: ...`` -> routes["control"])."""
-    def check(obs: Observation) -> list[str]:
-        prefix = obs.label.split(":", 1)[0].strip() if ":" in obs.label else ""
-        return routes.get(prefix, default)(obs)
-    return check
-
-
 def analysis(label: str, facts: dict, basis: Observation) -> Observation:
     """A derived observation: ``facts`` measured over several requests, with the last request as context."""
     body = jsonlib.dumps(facts, default=str)

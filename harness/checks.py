@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from .expect import all_of, any_of, by_label  # noqa: F401 - part of this module's vocabulary
 from .scenario import Check, Observation
 
 TOKEN_CHARS = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -230,17 +231,6 @@ def faster_than(seconds: float) -> Check:
         if obs.elapsed >= seconds or (obs.error and "Timeout" in obs.error):
             return [f"the response took {obs.elapsed:.1f} s (>= {seconds:g} s: a time-based injection signal)"]
         return []
-    return check
-
-
-def all_of(*checks: Callable[[Observation], list[str]]) -> Check:
-    def check(obs: Observation) -> list[str]:
-        problems: list[str] = []
-        for c in checks:
-            for p in c(obs):
-                if p not in problems:
-                    problems.append(p)
-        return problems
     return check
 
 
