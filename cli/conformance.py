@@ -236,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if servers is not None:
             servers.stop()
+    report.fail_on = args.fail_on
     color = color_enabled(sys.stdout)
     if args.output:
         written = reporters.write_reports(report, [f for f in formats if f != "text"] or formats, args.output,
@@ -260,6 +261,10 @@ def register(sub) -> None:
                    help="run only these scenario ids or families (sig, key, time, claims, aud, ...); repeatable")
     p.add_argument("--skip", action="append", default=[], metavar="ID|FAMILY", help="skip these; repeatable")
     p.add_argument("--severity", choices=runner_severities(), help="run only scenarios of at least this severity")
+    p.add_argument("--fail-on", choices=runner_severities() + ("info", "never"), default="low", metavar="LEVEL",
+                   help="exit 1 when a finding of at least this severity is found: critical|high|medium|low|info|never "
+                        "(default low: every vulnerability and every deviation from a MUST; deviations from a SHOULD "
+                        "are info). Errors always exit 1")
     p.add_argument("--list", action="store_true", help="print the catalog (ids, refs, summaries) and exit")
     p.add_argument("--jobs", type=int, default=8, metavar="N", help="scenarios run concurrently (default 8)")
     p.add_argument("--format", action="append", choices=FORMATS, metavar="FMT",

@@ -2,15 +2,19 @@
 and a single-file HTML report. Evidence is already secret-free (harness/evidence.py); the reporters add
 no token or secret of their own (problems and reasons are scrubbed once more on the way out).
 
-JSON schema (``schema_version`` 1; fields are only ever added, a breaking change bumps the version)::
+JSON schema (``schema_version`` 2; fields are only ever added, a breaking change bumps the version; 2: the
+``deviation`` verdict, ``severity`` is what the result weighs and ``rated_severity`` the scenario's rating,
+problems are objects)::
 
-    {"schema_version": 1, "tool": "oauthlab conformance", "started": "<ISO 8601 UTC>", "duration_s": 1.23,
+    {"schema_version": 2, "tool": "oauthlab conformance", "started": "<ISO 8601 UTC>", "duration_s": 1.23,
      "jobs": 8, "exit_code": 0,
-     "summary": {"pass": n, "fail": n, "error": n, "not-applicable": n},
+     "summary": {"pass": n, "fail": n, "deviation": n, "error": n, "not-applicable": n},
      "targets": [{"name", "kind", "base_url", "status": "ok"|"unreachable", "message", "capabilities": [..],
                   "notes": [..]}],
-     "results": [{"target", "id", "family", "summary", "refs": [..], "applies_to", "severity", "control",
-                  "verdict": "pass"|"fail"|"error"|"not-applicable", "reason", "problems": [..],
+     "results": [{"target", "id", "family", "summary", "refs": [..], "applies_to", "severity",
+                  "rated_severity", "control",
+                  "verdict": "pass"|"fail"|"deviation"|"error"|"not-applicable", "reason",
+                  "problems": [{"text", "impact": "vulnerability"|"deviation", "keyword": "MUST"|"SHOULD", "rule"}],
                   "evidence": [{"label", "request": {"method", "url", "headers", "body"},
                                 "response": {"status", "headers", "body_excerpt", "elapsed_ms", "error"},
                                 "problems": [..]}],
@@ -30,7 +34,7 @@ from typing import Any, Iterable
 from .evidence import scrub
 from .runner import Result, RunReport
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FAMILY_TITLES = OrderedDict([
     ("sig", "1. Signature and algorithm"), ("key", "2. Key selection"), ("time", "3. Claims and time"),
     ("claims", "3. Claims and time"), ("aud", "4. Audience, issuer, type and scope"),
@@ -40,8 +44,8 @@ FAMILY_TITLES = OrderedDict([
     ("authz", "7. Code flow and redirect URI"), ("tok", "8. Token endpoint"), ("rt", "9. Refresh tokens"),
     ("bearer", "10. Bearer usage and transport"), ("hyg", "11. Server hygiene"),
 ])
-VERDICT_MARK = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "not-applicable": "n/a"}
-COLORS = {"pass": "32", "fail": "31", "error": "33", "not-applicable": "90"}
+VERDICT_MARK = {"pass": "PASS", "fail": "FAIL", "deviation": "DEVIATE", "error": "ERROR", "not-applicable": "n/a"}
+COLORS = {"pass": "32", "fail": "31", "deviation": "35", "error": "33", "not-applicable": "90"}
 
 
 def family_title(r: Result) -> str:
@@ -80,8 +84,8 @@ def text(report: RunReport, color: bool = False, verbose: bool = False) -> str:
             if r.verdict == "not-applicable" and not verbose:
                 continue
             mark = paint(r.verdict, f"{VERDICT_MARK[r.verdict]:<7}")
-            lines.append(f"   {r.id:<{width}}  {mark}  {r.scenario.severity:<8}  {', '.join(r.scenario.refs[:3])}")
-            if r.verdict in ("fail", "error"):
+            lines.append(f"   {r.id:<{width}}  {mark}  {r.severity:<8}  {', '.join(r.scenario.refs[:3])}")
+            if r.verdict in ("fail", "deviation", "error"):
                 for p in (r.problems or [r.reason])[:5]:
                     lines.append(f"   {'':<{width}}    - {_clean(p, report)[:200]}")
                 if len(r.problems) > 5:
@@ -91,7 +95,7 @@ def text(report: RunReport, color: bool = False, verbose: bool = False) -> str:
             lines.append(f"   ({len(na)} scenarios not applicable to this target; --verbose lists them with reasons)")
     c = report.counts()
     lines.append("")
-    lines.append(f"{c['pass']} passed, {c['fail']} failed, {c['error']} errors, {c['not-applicable']} not applicable "
+    lines.append(f"{c['pass']} passed, {c['fail']} failed, {c['deviation']} deviations, {c['error']} errors, {c['not-applicable']} not applicable "
                  f"across {len(report.targets)} target(s) in {report.duration:.1f} s (--jobs {report.jobs})")
     return "\n".join(lines) + "\n"
 
@@ -100,8 +104,11 @@ def text(report: RunReport, color: bool = False, verbose: bool = False) -> str:
 def result_dict(r: Result, report: RunReport) -> dict[str, Any]:
     s = r.scenario
     return {"target": r.target, "id": s.id, "family": s.family, "summary": s.summary, "refs": list(s.refs),
-            "applies_to": s.applies_to, "severity": s.severity, "control": s.control, "verdict": r.verdict,
-            "reason": _clean(r.reason, report), "problems": [_clean(p, report) for p in r.problems],
+            "applies_to": s.applies_to, "severity": r.severity, "rated_severity": s.severity, "control": s.control,
+            "verdict": r.verdict, "reason": _clean(r.reason, report),
+            "problems": [{"text": _clean(p, report), "impact": getattr(p, "impact", "vulnerability"),
+                          "keyword": getattr(p, "keyword", "MUST"), "rule": getattr(p, "rule", "")}
+                         for p in r.problems],
             "evidence": r.evidence, "probes": r.probes, "duration_ms": round(r.duration * 1000, 1)}
 
 
@@ -149,9 +156,9 @@ def to_junit(report: RunReport) -> str:
             body = "\n".join(_clean(p, report) for p in r.problems)
             if r.evidence:
                 body += "\n\nevidence:\n" + json.dumps(r.evidence, indent=1, ensure_ascii=False)
-            if r.verdict == "fail":
+            if r.verdict in ("fail", "deviation"):
                 el = ET.SubElement(case, "failure", message=_clean((r.problems or ["failed"])[0], report)[:300],
-                                   type=r.scenario.severity)
+                                   type=r.severity)
                 el.text = body
             elif r.verdict == "error":
                 el = ET.SubElement(case, "error", message=_clean(r.reason or (r.problems or ["error"])[0], report)[:300])
@@ -218,10 +225,11 @@ def to_markdown(report: RunReport, not_applicable: dict[str, str] | None = None,
             for r in checked:
                 refs = ", ".join(r.scenario.refs)
                 box = "x" if r.verdict == "pass" else " "
-                tag = {"pass": "", "fail": f" — **FAIL ({r.scenario.severity})**",
+                tag = {"pass": "", "fail": f" — **FAIL ({r.severity})**",
+                       "deviation": f" — **DEVIATION ({r.severity})**",
                        "error": " — **ERROR (not verified)**"}[r.verdict]
                 lines.append(f"- [{box}] **{r.id}**{tag}: {r.scenario.summary} _({refs})_")
-                if r.verdict in ("fail", "error"):
+                if r.verdict in ("fail", "deviation", "error"):
                     for p in (r.problems or [r.reason])[:8]:
                         lines.append(f"    - {_clean(p, report)}")
                     if r.reason and r.problems:
@@ -293,10 +301,10 @@ def to_html(report: RunReport, not_applicable: dict[str, str] | None = None, tit
                                  f" <small>({refs})</small></li>")
                     continue
                 box = "&#9745;" if r.verdict == "pass" else "&#9744;"
-                cls = {"pass": "pass", "fail": "fail", "error": "error"}[r.verdict]
+                cls = {"pass": "pass", "fail": "fail", "deviation": "error", "error": "error"}[r.verdict]
                 parts.append(f"<li><span class={cls}>{box} {e(r.id)} {e(VERDICT_MARK[r.verdict])}</span> "
-                             f"[{e(r.scenario.severity)}] {e(r.scenario.summary)} <small>({refs})</small>")
-                if r.verdict in ("fail", "error"):
+                             f"[{e(r.severity)}] {e(r.scenario.summary)} <small>({refs})</small>")
+                if r.verdict in ("fail", "deviation", "error"):
                     parts.append("<ul>" + "".join(f"<li>{e(_clean(p, report))}</li>"
                                                   for p in (r.problems or [r.reason])[:8]) + "</ul>")
                     for ev in r.evidence[:2]:

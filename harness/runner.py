@@ -1,6 +1,9 @@
 """The engine: run a catalog of scenarios against targets and collect results.
 
-- Never stops at the first failure; every scenario gets a verdict: pass / fail / error / not-applicable.
+- Never stops at the first failure; every scenario gets a verdict: pass / fail / deviation / error /
+  not-applicable. ``fail``: the attack got through (a vulnerability, at the scenario's severity).
+  ``deviation``: the attack was refused, but not as the RFC prescribes (severity ``low`` for a MUST,
+  ``info`` for a SHOULD). See ``harness.scenario.Problem``.
 - Per target, in this order: reach it and get valid tokens (before anything can trip a throttle), the
   positive controls, the attacks (``--jobs`` at a time, over all targets), the controls again, and last,
   one at a time, the scenarios tagged ``disruptive`` (brute force and the like).
@@ -27,10 +30,11 @@ import aiohttp
 from .evidence import evidence
 from .listener import Listener
 from .rskit import RSKit, TargetUnavailable
-from .scenario import NotApplicable, Observation, Scenario
+from .scenario import NotApplicable, Observation, Problem, Scenario, impact_of
 from .targets import Target
 
-SEVERITIES = ("critical", "high", "medium", "low")
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+VERDICTS = ("pass", "fail", "deviation", "error", "not-applicable")
 MAX_EVIDENCE = 4
 NEED_REASONS = {
     "resource": "the profile has no [resource] section",
@@ -67,6 +71,14 @@ class Result:
     def id(self) -> str:
         return self.scenario.id
 
+    @property
+    def severity(self) -> str:
+        """What this result weighs: the scenario's rating for a vulnerability (and for pass/error/n/a, the
+        rating of what was checked); ``low`` for a deviation from a MUST, ``info`` for one from a SHOULD."""
+        if self.verdict == "deviation":
+            return "low" if any(getattr(p, "keyword", "MUST") == "MUST" for p in self.problems) else "info"
+        return self.scenario.severity
+
 
 @dataclass
 class TargetInfo:
@@ -93,16 +105,27 @@ class RunReport:
         return [t for t in self.targets if t.status != "ok"]
 
     def counts(self) -> dict[str, int]:
-        out = {"pass": 0, "fail": 0, "error": 0, "not-applicable": 0}
+        out = {v: 0 for v in VERDICTS}
         for r in self.results:
             out[r.verdict] += 1
         return out
 
+    fail_on: str = "low"
+
+    def failing(self, r: Result) -> bool:
+        """Does this result fail the run? Errors always do (nothing was verified); findings (vulnerabilities
+        and deviations) when their severity is at least ``fail_on`` (``never``: findings never fail)."""
+        if r.verdict == "error":
+            return True
+        if r.verdict not in ("fail", "deviation") or self.fail_on == "never":
+            return False
+        return SEVERITIES.index(r.severity) <= SEVERITIES.index(self.fail_on)
+
     def exit_code(self) -> int:
-        """0: every applicable scenario passed; 1: findings (fail or error); 2: a target was unreachable."""
+        """0: nothing at or above ``fail_on`` and no error; 1: findings or errors; 2: a target was unreachable."""
         if self.unreachable:
             return 2
-        return 0 if all(r.verdict in ("pass", "not-applicable") for r in self.results) else 1
+        return 1 if any(self.failing(r) for r in self.results) else 0
 
 
 def select(catalog: Sequence[Scenario], only: Iterable[str] = (), skip: Iterable[str] = (),
@@ -266,11 +289,11 @@ class TargetRun:
         transport_only = True
         for obs, probs in observations:
             if probs:
-                problems += [f"{obs.label}: {p}" if obs.label else p for p in probs]
+                problems += [_problem(p).relabel(f"{obs.label}: {p}") if obs.label else _problem(p) for p in probs]
                 transport_only &= all(p.startswith("no response") for p in probs)
                 if len(ev) < MAX_EVIDENCE:
                     ev.append(evidence(obs, self.secrets, probs))
-        problems += after_problems
+        problems += [_problem(p) for p in after_problems]
         if after_problems:
             transport_only = False
         if not observations and not after_problems and s.applies_to == "resource-server":
@@ -279,7 +302,8 @@ class TargetRun:
             return "pass", [], [], len(observations), ""
         if transport_only:
             return "error", problems, ev, len(observations), "no response from the target for some probes"
-        return "fail", problems, ev, len(observations), ""
+        verdict = "fail" if any(impact_of(p) == "vulnerability" for p in problems) else "deviation"
+        return verdict, problems, ev, len(observations), ""
 
     async def run_one(self, s: Scenario, phase: str = "") -> Result:
         async with self.sem:
@@ -336,9 +360,9 @@ class TargetRun:
         for b, a in zip(before, after):
             merged = Result(b.scenario, b.target, "pass", probes=b.probes + a.probes, duration=b.duration + a.duration)
             for phase, r in (("before the attacks", b), ("after the attacks", a)):
-                if r.verdict in ("fail", "error"):
-                    merged.verdict = "fail" if "fail" in (b.verdict, a.verdict) else "error"
-                    merged.problems += [f"{phase}: {p}" for p in r.problems]
+                if r.verdict in ("fail", "deviation", "error"):
+                    merged.verdict = next(v for v in ("fail", "error", "deviation") if v in (b.verdict, a.verdict))
+                    merged.problems += [_problem(p).relabel(f"{phase}: {p}") for p in r.problems]
                     merged.evidence += r.evidence
                     merged.reason = merged.reason or (f"{phase}: {r.reason}" if r.reason else "")
                 elif r.verdict == "not-applicable" and merged.verdict == "pass":
@@ -350,6 +374,11 @@ class TargetRun:
             self.record(await self.run_one(s))
         order = {s.id: i for i, s in enumerate(self.scenarios)}
         return sorted(self.results.values(), key=lambda r: order[r.id])
+
+
+def _problem(p: str) -> Problem:
+    """A check's problem as a ``Problem`` (a plain str is a vulnerability)."""
+    return p if isinstance(p, Problem) else Problem(p)
 
 
 async def run(targets: Sequence[Target], catalog: Sequence[Scenario], *, jobs: int = 8,

@@ -52,15 +52,16 @@ def test_no_secret_or_full_token_in_any_report():
 
 
 def test_json_schema_is_stable():
-    """schema_version 1 with the documented top-level and per-result fields."""
+    """schema_version 2 with the documented top-level and per-result fields."""
     d = json.loads(reporters.to_json(sample_report(), {"sig-jwe-x": "reason"}))
-    assert d["schema_version"] == 1
+    assert d["schema_version"] == 2
     assert set(d) >= {"tool", "started", "duration_s", "jobs", "exit_code", "summary", "targets", "results",
                       "not_applicable_rows"}
-    assert d["summary"] == {"pass": 1, "fail": 1, "error": 1, "not-applicable": 1} and d["exit_code"] == 1
+    assert d["summary"] == {"pass": 1, "fail": 1, "deviation": 0, "error": 1, "not-applicable": 1}
+    assert d["exit_code"] == 1
     r = d["results"][0]
-    assert set(r) == {"target", "id", "family", "summary", "refs", "applies_to", "severity", "control", "verdict",
-                      "reason", "problems", "evidence", "probes", "duration_ms"}
+    assert set(r) == {"target", "id", "family", "summary", "refs", "applies_to", "severity", "rated_severity",
+                      "control", "verdict", "reason", "problems", "evidence", "probes", "duration_ms"}
     assert set(r["evidence"][0]) == {"label", "request", "response", "problems"}
     assert set(r["evidence"][0]["response"]) == {"status", "headers", "body_excerpt", "elapsed_ms", "error"}
 
