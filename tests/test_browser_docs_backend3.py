@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from .browser_util import browser, page, swagger_try_get  # noqa: F401 - pytest fixtures
+from tests.support.browser import swagger_try_get
 from .conftest import live_server
 
 

@@ -8,9 +8,8 @@ import re
 import pytest
 
 from servers import frontend
-
-from .conftest import make_settings
-from .test_backend4 import LocalIssuer, issuer  # noqa: F401 - the running test issuer fixture
+from tests.support.issuer import LocalIssuer
+from tests.support.settings import make_settings
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import time
 
 import jwt
 
-from .conftest import ROOT, free_port, live_server
-from .test_backend4_live import client_credentials, get
+from tests.support.issuer import client_credentials, get
+from tests.support.settings import ROOT, free_port, live_server
 
 
 def keys_cli(*args: str) -> subprocess.CompletedProcess:

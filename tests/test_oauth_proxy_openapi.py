@@ -10,30 +10,8 @@ import base64
 import re
 
 from servers.oauth_proxy import create_app
-from tests.test_oauth_proxy_support import (FRONTEND_CB, authorize_params, m2m_secret, path_of,  # noqa: F401
-                                            proxy, proxy_settings)
-
-DOCS_ROUTES = {"/openapi.json", "/docs", "/docs/", "/docs/init.js", "/docs/oauth2-redirect.html"}
-METHODS = {"get", "post", "put", "delete", "patch", "options", "head", "trace"}
-
-
-def routed_operations(app) -> set[tuple[str, str]]:
-    """(METHOD, path) of every route the proxy registers, without HEAD (aiohttp adds it to each GET), the
-    trailing-slash twins (add_routes) and the docs machinery itself."""
-    out = set()
-    for route in app.router.routes():
-        info = route.resource.get_info() if route.resource else {}
-        path = info.get("path") or info.get("formatter") or info.get("prefix")
-        if route.method == "HEAD" or path in DOCS_ROUTES or path.startswith("/docs/static"):
-            continue
-        if path != "/" and path.endswith("/"):
-            continue
-        out.add((route.method, path))
-    return out
-
-
-def documented_operations(document: dict) -> set[tuple[str, str]]:
-    return {(m.upper(), path) for path, item in document["paths"].items() for m in item if m in METHODS}
+from tests.support.openapi import documented_operations, routed_operations
+from tests.support.proxy import FRONTEND_CB, authorize_params, m2m_secret, path_of, proxy_settings
 
 
 def header_pattern(document: dict, path: str, method: str, status: int, name: str) -> str | None:

@@ -18,8 +18,7 @@ import pytest
 from aiohttp import web
 
 from cli import fuzz_api
-
-from .conftest import free_port
+from tests.support.settings import free_port
 
 EXAMPLES = 25
 SEED = 20261129
@@ -185,9 +184,8 @@ async def test_frontend_document_describes_every_registered_route(aiohttp_client
     """Issue 5: "every server's OpenAPI document describes all its routes": the frontend's too (its static
     files as /static/{filename}, the names enumerated), and /docs serves Swagger UI from the package."""
     from servers import frontend
-
-    from .conftest import make_settings
-    from .test_oauth_proxy_openapi import documented_operations, routed_operations
+    from tests.support.openapi import documented_operations, routed_operations
+    from tests.support.settings import make_settings
 
     nobody = f"http://127.0.0.1:{free_port()}"  # /config.json is not called here
     app = frontend.create_app(make_settings(tmp_path, "frontend", port=8080, upstream_issuer=nobody))

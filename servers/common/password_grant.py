@@ -39,6 +39,8 @@ class ScopeConfig:
 
 
 SCOPES = web.AppKey("scopes", ScopeConfig)
+# The parameters of a password-grant token request (RFC 6749 §4.3.2); any other is ignored (§3.1).
+PASSWORD_PARAMS = frozenset({"grant_type", "username", "password", "scope"})
 
 
 class Authority(Protocol):
@@ -129,7 +131,7 @@ def token_response(body: dict) -> web.Response:
 
 async def token_endpoint(request: web.Request) -> web.Response:
     """POST /token with grant_type=password (RFC 6749 §4.3.2)."""
-    params = await read_form(request)
+    params = await read_form(request, PASSWORD_PARAMS)
     if "grant_type" not in params:
         raise InvalidRequest("missing grant_type")
     if params["grant_type"] != "password":

@@ -32,9 +32,9 @@ from servers.common.settings import ConfigError
 from servers.common.store import User
 from servers.common.tokens import TokenPolicy, TokenVerifier, b64url_json, check_format
 
+from .audience import pick_audience, pick_scope
 from .clients import Client
 from .context import PROXY, Proxy
-from .grants import pick_audience, pick_scope
 from .issuer import ACCESS_TOKEN_TYPE
 
 log = logging.getLogger("oauthlab.oauth_proxy")
