@@ -9,7 +9,8 @@
 - every fetch is bounded: a total timeout, no redirects, a size limit, a JSON object or nothing.
 
 Used by backend4 (to find the JWKS and the endpoints for its /docs) and the frontend (to find the
-authorization, token and revocation endpoints for the SPA).
+authorization, token and revocation endpoints for the SPA). It is the servers' one discovery client; the
+harness and the CLI keep their own (harness/askit.py), so that the two sides stay independent.
 """
 from __future__ import annotations
 
