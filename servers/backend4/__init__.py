@@ -80,6 +80,8 @@ class JwtAuthenticator:
         return principal
 
     async def authenticate(self, token: str) -> Principal:
+        """RFC 9068 §4 verification, then RFC 7009 revocation as the issuer publishes it: a listed jti is
+        ``invalid_token`` (RFC 6750 §3.1: "The access token provided is expired, revoked, ...")."""
         principal = await self.verifier.verify(token)  # cached with the token (make=principal_from_claims)
         # After the (cached) verification: one set look-up. jti is a required claim here.
         if self.revocations is not None and self.revocations.is_revoked(principal.claims["jti"]):

@@ -23,7 +23,7 @@ MAX_JTI_LENGTH = 256
 
 def revoked_entries(document: dict, issuer: str) -> dict[str, float]:
     """jti -> exp from a revocation list ``{"issuer", "revoked": [{"jti", "exp"}]}``; a list of another
-    issuer is not used; malformed entries are skipped (one bad entry must not hide the others)."""
+    issuer is not used (the RFC 8414 §3.3 rule: trust nothing an issuer did not publish about itself); malformed entries are skipped (one bad entry must not hide the others)."""
     if "issuer" in document and document["issuer"] != issuer:
         raise DiscoveryError(f"revocation list of issuer {str(document['issuer'])[:80]!r}, not {issuer!r}")
     entries = document.get("revoked")

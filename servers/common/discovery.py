@@ -39,7 +39,8 @@ def metadata_urls(issuer: str) -> list[str]:
 
 
 def check_http_url(value: Any, name: str) -> str:
-    """A metadata URL must be an absolute http(s) URL without a fragment."""
+    """RFC 8414 §2: endpoint and ``jwks_uri`` values are absolute URLs (https for production); a metadata URL
+    must be an absolute http(s) URL without a fragment."""
     if not isinstance(value, str):
         raise DiscoveryError(f"{name} is missing or not a string")
     parts = urlsplit(value)

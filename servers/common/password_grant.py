@@ -3,7 +3,7 @@ servers (backend, backend2, backend3). Each server plugs in how it issues and ch
 ``Authority``: opaque or HS256 JWT) and which scopes it knows.
 
 RFC 9700 §2.4 says the password grant MUST NOT be used; these servers exist to show the tutorial's flow done
-correctly, and the README says to prefer Authorization Code + PKCE (oauth-proxy).
+correctly, and the documentation (docs/servers.md) says to prefer Authorization Code + PKCE (oauth-proxy).
 """
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ class Authority(Protocol):
 
 
 async def active_user(store: Store, username: object):
-    """The user a token speaks for, if it still exists and is enabled; else invalid_token."""
+    """RFC 6750 §3.1 ``invalid_token`` ("revoked, ... or invalid for other reasons"): the user a token speaks
+    for must still exist and be enabled."""
     user = await store.get_user(username) if isinstance(username, str) else None
     if user is None or user.disabled:
         raise InvalidToken("the token's user is unknown or disabled")

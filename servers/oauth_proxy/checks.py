@@ -46,7 +46,8 @@ def reject_repeated_identity_params(req: AuthzRequest, proxy: Proxy) -> None:
 
 
 async def check_client(req: AuthzRequest, proxy: Proxy) -> None:
-    """The client_id must be registered and allowed to use the code flow."""
+    """RFC 6749 §4.1.2.1: a missing or invalid client identifier is shown to the user, never redirected; the
+    client_id must be registered and allowed to use the code flow."""
     client = await proxy.clients.get(req.params.get("client_id", ""))
     if client is None or CODE not in client.grant_types:
         raise PageError("invalid_client", f"unknown client {req.params.get('client_id', '')[:40]!r}")
@@ -79,7 +80,8 @@ def check_response_type(req: AuthzRequest, proxy: Proxy) -> None:
 
 
 def check_state(req: AuthzRequest, proxy: Proxy) -> None:
-    """state is optional and echoed byte for byte; an absurdly long one is refused."""
+    """RFC 6749 §4.1.2: ``state`` "REQUIRED if the "state" parameter was present in the client authorization
+    request. The exact value received from the client"; an absurdly long one is refused."""
     if req.state is not None and len(req.state) > MAX_STATE:
         raise InvalidRequest("state too long")
 

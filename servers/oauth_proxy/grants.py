@@ -37,7 +37,8 @@ Grant = Callable[[web.Request, dict, Client, Proxy], Awaitable[dict]]
 
 
 async def active_username(request: web.Request, username: str) -> str:
-    """The user of a grant must still exist and be enabled (a disabled account gets no new tokens)."""
+    """RFC 6749 §5.2 ``invalid_grant`` (the grant "is invalid, expired, revoked"): the user of a grant must
+    still exist and be enabled (a disabled account gets no new tokens)."""
     user = await request.app[STORE].get_user(username)
     if user is None or user.disabled:
         raise InvalidGrant("the grant's user is unknown or disabled")
@@ -53,6 +54,7 @@ def check_verifier(verifier: str | None, challenge: str) -> None:
 
 
 def same(a: str, b: str) -> bool:
+    """Constant-time comparison of bound values (RFC 6749 §10.10: no oracle for guessing credentials)."""
     return secrets.compare_digest(a.encode(), b.encode())
 
 

@@ -53,11 +53,14 @@ async def verified_access_token(proxy: Proxy, token: str) -> dict | None:
 
 
 def same(a: str, b: str) -> bool:
+    """Constant-time comparison of client ids (RFC 6749 §10.10: no oracle for guessing credentials)."""
     return secrets.compare_digest(a.encode(), b.encode())
 
 
 @routes.post("/revoke")
 async def revoke(request: web.Request) -> web.Response:
+    """RFC 7009 §2.1: the client authenticates and may revoke only its own tokens; §2.2: 200 whether or not
+    the token existed."""
     proxy = request.app[PROXY]
     params = await read_form(request, TOKEN_QUERY_PARAMS)
     client = await proxy.clients.authenticate(request, params)
@@ -79,6 +82,8 @@ async def revoke(request: web.Request) -> web.Response:
 
 
 def may_introspect(client: Client, token_client: str, aud: str) -> bool:
+    """RFC 7662 §4: the server "SHOULD" limit what a caller learns: only the token's own client, or a
+    client whose audiences include the token's ``aud``."""
     return same(token_client, client.client_id) or aud in client.audiences
 
 

@@ -136,7 +136,8 @@ class RemoteJWKS:
 
     async def resolve(self, header: dict) -> Any:
         """A TokenVerifier key resolver: the key named by ``kid`` (refetching, rate-limited, if unknown),
-        provided it is meant for the token's ``alg`` (the verifier has checked alg against its policy)."""
+        provided it is meant for the token's ``alg`` (RFC 8725 §3.1: "each key MUST be used with exactly one
+        algorithm"; the verifier has checked alg against its policy)."""
         kid = header.get("kid")
         entry = self.pick(kid)
         if entry is None:
