@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def normalise_argv(argv: list[str]) -> list[str]:
-    """Accept the seed project's form ``run.py -v backend`` (and ``run.py backend``) as ``serve``."""
+    """Accept the FastAPI tutorial's form ``run.py -v backend`` (and ``run.py backend``) as ``serve``."""
     if argv and argv[0] in ("-v", "--verbose") and len(argv) > 1 and argv[1] in SERVER_NAMES:
         return ["serve", argv[1], "--log-level", "debug", *argv[2:]]
     if argv and argv[0] in SERVER_NAMES:

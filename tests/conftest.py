@@ -1,6 +1,6 @@
 """pytest set-up: a fast bcrypt cost for every server the tests start, and the shared fixtures (``proxy``: an
 in-process oauth-proxy; ``issuer``: a local RS256 issuer; ``browser``/``page``: headless Chromium). The
-helpers live in tests/support/ (re-exported here for the modules that import them from conftest)."""
+shared code lives in tests/support/ (re-exported here for the modules that import them from conftest)."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""The seed's journey in a real browser: open /docs on backend3, click Authorize, log in as johndoe/secret
+"""The tutorial journey in a real browser: open /docs on backend3, click Authorize, log in as johndoe/secret
 with the scopes ticked, execute GET /users/me, see 200 with johndoe. Headless Debian Chromium driven by
 Playwright (tests/browser_util.py). In CI (OAUTHLAB_REQUIRE_BROWSER=1) a missing browser fails instead of
 skipping."""

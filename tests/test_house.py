@@ -1,6 +1,6 @@
 """The structure of the project: documentation that resolves and is current, and the one-way dependency
 rule of docs/architecture.md (servers ↛ harness/conformance, harness ↛ servers/conformance, no import cycles,
-modules of at most 400 lines, test modules that import shared helpers from tests/support/ only)."""
+modules of at most 400 lines, test modules that share code through tests/support/ only)."""
 from __future__ import annotations
 
 import ast
@@ -46,7 +46,7 @@ def strip_code(text: str) -> str:
 def anchors(path: Path) -> set[str]:
     """GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens."""
     out = set()
-    for line in strip_code(path.read_text()).splitlines():
+    for line in re.sub(r"^```.*?^```", "", path.read_text(), flags=re.S | re.M).splitlines():
         m = re.match(r"#{1,6}\s+(.*)", line)
         if m:
             slug = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
@@ -69,6 +69,16 @@ def broken_links(path: Path) -> list[str]:
         if anchor and dest.suffix == ".md" and anchor not in anchors(dest):
             broken.append(f"{path.name}: {target} (no such heading)")
     return broken
+
+
+def test_the_link_checker_reports_a_missing_file_and_a_missing_heading(tmp_path):
+    """The link check can fail: a link to a file that does not exist, or to a heading it lacks, is reported;
+    links inside code and external links are not links to check."""
+    (tmp_path / "other.md").write_text("# Other page\n\n## A `code` heading\n")
+    page = tmp_path / "page.md"
+    page.write_text("[ok](other.md) [ok](other.md#a-code-heading) [gone](missing.md) [bad](other.md#nope)\n"
+                    "`[in code](missing.md)` [web](https://example.com/x.md)\n")
+    assert broken_links(page) == ["page.md: missing.md (no such file)", "page.md: other.md#nope (no such heading)"]
 
 
 def test_every_link_in_the_readme_and_docs_resolves():
@@ -234,7 +244,7 @@ def test_no_module_is_over_400_lines():
 
 
 def test_test_modules_import_no_other_test_module():
-    """Shared test helpers live in tests/support/; a test module never imports another test module."""
+    """Shared test code lives in tests/support/; a test module never imports another test module."""
     wrong = []
     for path in sorted((ROOT / "tests").glob("test_*.py")):
         module = f"tests.{path.stem}"

@@ -1,4 +1,4 @@
-"""RS256 key rotation without downtime (issue 5 item 3), for real: oauth-proxy and backend4 running,
+"""RS256 key rotation without downtime, for real: oauth-proxy and backend4 running,
 `run.py keys rotate` on the proxy's keys. The new key is published at once and signs only after
 --activate-after seconds (longer than backend4's JWKS refetch interval), so backend4 picks it up through
 its kid-miss refetch: no restart, and not one request fails during the change; the old key's tokens keep

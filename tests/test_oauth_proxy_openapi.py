@@ -1,4 +1,4 @@
-"""oauth-proxy's OpenAPI document (/openapi.json) and Swagger UI (/docs), issue 2 item 8 and issue 5 item 1.
+"""oauth-proxy's OpenAPI document (/openapi.json) and Swagger UI (/docs).
 
 schemathesis (tests/test_schemathesis.py) checks the document against what the server answers to generated
 requests; these tests check what generation cannot reach: that every registered route is described, that
@@ -21,7 +21,7 @@ def header_pattern(document: dict, path: str, method: str, status: int, name: st
 
 
 async def test_document_describes_every_registered_route(proxy):
-    """Issue 5: "every server's OpenAPI document describes all its routes": the operations of /openapi.json
+    """Every server's OpenAPI document describes all its routes: the operations of /openapi.json
     are exactly the (method, path) pairs the proxy routes."""
     resp = await proxy.get("/openapi.json")
     assert resp.status == 200 and resp.content_type == "application/json"
@@ -92,8 +92,8 @@ async def test_authorization_journey_answers_as_documented(proxy):
 
 
 async def test_docs_serves_swagger_ui_offline(proxy):
-    """Issue 2 item 8: "OpenAPI at /openapi.json and Swagger UI at /docs, served offline from the packaged
-    Swagger UI" (no CDN): every script and stylesheet of the page is served by the proxy itself."""
+    """OpenAPI at /openapi.json and Swagger UI at /docs, served offline from the packaged
+    Swagger UI (no CDN): every script and stylesheet of the page is served by the proxy itself."""
     page = await proxy.get("/docs")
     assert page.status == 200 and page.content_type == "text/html"
     html = await page.text()

@@ -1,5 +1,5 @@
 """A local RS256 authorization server's public face (RFC 8414 metadata and a JWKS over real HTTP) and the
-helpers of the backend4 tests: bearer headers, the invalid_token assertion, waiting for the first JWKS fetch,
+pieces the backend4 tests share: bearer headers, the invalid_token assertion, waiting for the first JWKS fetch,
 and client_credentials / GET against live processes."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The oauth-proxy tests' helpers: an in-process proxy and a browser-like driver
+"""What the oauth-proxy tests share: an in-process proxy and a browser-like driver
 of its authorization endpoint and login form."""
 from __future__ import annotations
 
