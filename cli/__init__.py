@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
             module = importlib.import_module(f"cli.{name}")
         except ModuleNotFoundError as exc:
             if exc.name == f"cli.{name}":
-                continue  # command not built yet
+                continue  # a command whose module is not installed
             raise
         module.register(sub)
     return parser
