@@ -91,6 +91,8 @@ def granted_scope(requested: list[str] | tuple[str, ...], user) -> tuple[str, ..
 @routes.get("/authorize")
 @routes.post("/authorize")
 async def authorize(request: web.Request) -> web.Response:
+    """RFC 6749 §4.1.1: run the checks in order; answer with an error page, an error redirect, a code for a
+    logged-in browser, or a redirect to the login page."""
     proxy = request.app[PROXY]
     try:
         query = request.rel_url.raw_query_string

@@ -28,8 +28,17 @@ routes = web.RouteTableDef()
 LOGIN_PARAMS = frozenset({"request", "csrf_token", "username", "password"})
 
 
+def csrf_matches(form: dict[str, str], cookie: str, pending: dict) -> bool:
+    """RFC 6749 §10.12: "The authorization server MUST implement CSRF protection for its authorization
+    endpoint": the form's token must equal, in constant time, both the one parked with the authorization
+    request and the HttpOnly cookie set with the form."""
+    sent, expected = form.get("csrf_token", ""), pending["csrf"].encode()
+    return secrets.compare_digest(sent.encode(), expected) and secrets.compare_digest(cookie.encode(), expected)
+
+
 @routes.get("/login")
 async def login_page(request: web.Request) -> web.Response:
+    """The login form of a parked authorization request (unknown or expired: a page saying so)."""
     proxy = request.app[PROXY]
     request_id = request.query.get("request", "")
     pending = await proxy.tokens.store.get("authz-request", request_id) if request_id else None
@@ -40,15 +49,15 @@ async def login_page(request: web.Request) -> web.Response:
 
 @routes.post("/login")
 async def login_submit(request: web.Request) -> web.Response:
+    """The submitted login form: CSRF checked, throttled (RFC 6749 §10.10), credentials checked; success
+    consumes the parked request and answers 303 with the code (RFC 9700 §4.12)."""
     proxy = request.app[PROXY]
     form = await read_form(request, LOGIN_PARAMS)
     request_id = form.get("request", "")
     pending = await proxy.tokens.store.get("authz-request", request_id) if request_id else None
     if pending is None:
         return expired_page()
-    sent, cookie = form.get("csrf_token", ""), request.cookies.get(CSRF_COOKIE, "")
-    expected = pending["csrf"].encode()
-    if not (secrets.compare_digest(sent.encode(), expected) and secrets.compare_digest(cookie.encode(), expected)):
+    if not csrf_matches(form, request.cookies.get(CSRF_COOKIE, ""), pending):
         log.info("login refused: CSRF token missing or wrong")
         return page("Sign-in refused", "<p>The sign-in form was not submitted from this site. Go back to "
                     "the application and start again.</p>", status=403)
