@@ -1,6 +1,6 @@
 """The tutorial journey in a real browser: open /docs on backend3, click Authorize, log in as johndoe/secret
 with the scopes ticked, execute GET /users/me, see 200 with johndoe. Headless Debian Chromium driven by
-Playwright (tests/browser_util.py). In CI (OAUTHLAB_REQUIRE_BROWSER=1) a missing browser fails instead of
+Playwright (tests/support/browser.py). In CI (OAUTHLAB_REQUIRE_BROWSER=1) a missing browser fails instead of
 skipping."""
 from __future__ import annotations
 

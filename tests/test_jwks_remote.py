@@ -1,4 +1,4 @@
-"""The shared remote JWK Set cache (servers/common/jwks.py ``RemoteJWKS``), used by backend4, the proxy's token
+"""The shared remote JWK Set cache (servers/common/jwks/remote.py ``RemoteJWKS``), used by backend4, the proxy's token
 exchange and ``run.py flow``: the key filter per algorithm family (RFC 8725 §3.1, RFC 7517, RFC 7518), the
 refetch rate limit, single flight, an issuer that goes down, and a withdrawn key. The issuer is a real HTTP
 server started in the test; tokens are verified by the shared ``TokenVerifier``."""
