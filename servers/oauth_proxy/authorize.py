@@ -1,4 +1,4 @@
-"""The authorization endpoint (RFC 6749 §4.1.1, §4.1.2) and the login page.
+"""The authorization endpoint (RFC 6749 §4.1.1, §4.1.2).
 
 GET (or POST) /authorize runs its checks in order. The first three decide whether the client and its
 redirect URI can be trusted; their failures are shown as an error page and NEVER redirected (§4.1.2.1,
@@ -33,10 +33,11 @@ SESSION_COOKIE = "oauthlab_session"
 SESSION_TTL = 3600
 
 
-def authorization_params(query: str) -> tuple[dict[str, str], set[str]]:
-    """The request's parameters and the defined ones that were repeated (servers/common/forms.py)."""
+def authorization_params(text: str, where: str = "query string") -> tuple[dict[str, str], set[str]]:
+    """The request's parameters and the defined ones that were repeated (servers/common/forms.py): a query
+    string is read leniently, a form body strictly."""
     try:
-        return parse_pairs(query, AUTHORIZE_PARAMS, where="query string", strict=False)
+        return parse_pairs(text, AUTHORIZE_PARAMS, where=where, strict=where == "body")
     except InvalidRequest as err:
         raise PageError("invalid_request", err.reason) from None
 
@@ -95,10 +96,10 @@ async def authorize(request: web.Request) -> web.Response:
     logged-in browser, or a redirect to the login page."""
     proxy = request.app[PROXY]
     try:
-        query = request.rel_url.raw_query_string
         if request.method == "POST":
-            query = await form_text(request)
-        params, repeated = authorization_params(query)
+            params, repeated = authorization_params(await form_text(request), "body")
+        else:
+            params, repeated = authorization_params(request.rel_url.raw_query_string)
         req = AuthzRequest(params, repeated)
         for check in PAGE_CHECKS:
             result = check(req, proxy)
