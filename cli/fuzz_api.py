@@ -20,10 +20,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from . import processes
-from .schemathesis_run import DEFAULT_EXAMPLES, DEFAULT_SEED, FuzzReport, fuzz_url  # noqa: F401 - re-exported
+from .schemathesis_run import DEFAULT_EXAMPLES, DEFAULT_SEED, FuzzReport, fuzz_url
 
 ROOT = Path(__file__).resolve().parent.parent
 

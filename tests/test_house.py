@@ -34,7 +34,7 @@ PROCESS_WORDS_PENDING: frozenset[str] = frozenset({
     "bench/bench_backend4.py", "bench/bench_load.py", "bench/bench_password.py", "bench/bench_proxy.py",
     "tests/test_askit.py", "tests/test_faults.py", "tests/test_faults_proxy.py", "tests/test_login_driver.py",
     "tests/test_proxy_redis.py", "tests/test_selfcheck_as.py"})
-PROCESS_WORDS = re.compile(r"issue\s+[0-9]|done\s+when|the\s+seed's|seed\s+project", re.I)
+PROCESS_WORDS = re.compile(r"issue\s+[0-9]|done\s+when|the\s+seed's|seed\s+project", re.IGNORECASE)
 
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 
@@ -46,14 +46,14 @@ def markdown_files() -> list[Path]:
 
 def strip_code(text: str) -> str:
     """Markdown without fenced code blocks and inline code (links inside code are not links)."""
-    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    text = re.sub(r"^```.*?^```", "", text, flags=re.DOTALL | re.MULTILINE)
     return re.sub(r"`[^`\n]*`", "", text)
 
 
 def anchors(path: Path) -> set[str]:
     """GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens."""
     out = set()
-    for line in re.sub(r"^```.*?^```", "", path.read_text(), flags=re.S | re.M).splitlines():
+    for line in re.sub(r"^```.*?^```", "", path.read_text(), flags=re.DOTALL | re.MULTILINE).splitlines():
         m = re.match(r"#{1,6}\s+(.*)", line)
         if m:
             slug = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import jwt
 
-from tests.support.proxy import basic, introspect, m2m_secret, tokens_for_johndoe
+from tests.support.proxy import basic, introspect, tokens_for_johndoe
 
 
 async def test_revoking_a_refresh_token_revokes_its_grant(proxy, tmp_path):

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import aiohttp
 

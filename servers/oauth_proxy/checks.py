@@ -7,7 +7,7 @@ failures are shown as an error page and NEVER redirected (RFC 6749 §4.1.2.1, §
 from __future__ import annotations
 
 import secrets
-from typing import Callable
+from collections.abc import Callable
 
 from servers.common import pkce
 from servers.common.errors import InvalidRequest, UnsupportedResponseType

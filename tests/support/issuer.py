@@ -83,7 +83,7 @@ class LocalIssuer:
         app.router.add_get("/keys/jwks.json", keys)
         return app
 
-    async def start(self) -> "LocalIssuer":
+    async def start(self) -> LocalIssuer:
         self.runner = web.AppRunner(self.app())
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import math
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import aiohttp
 
