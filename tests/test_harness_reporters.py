@@ -56,12 +56,13 @@ def test_json_schema_is_stable():
     d = json.loads(reporters.to_json(sample_report(), {"sig-jwe-x": "reason"}))
     assert d["schema_version"] == 2
     assert set(d) >= {"tool", "started", "duration_s", "jobs", "exit_code", "summary", "targets", "results",
-                      "not_applicable_rows"}
+                      "baseline", "not_applicable_rows"}
     assert d["summary"] == {"pass": 1, "fail": 1, "deviation": 0, "error": 1, "not-applicable": 1}
     assert d["exit_code"] == 1
     r = d["results"][0]
     assert set(r) == {"target", "id", "family", "summary", "refs", "applies_to", "severity", "rated_severity",
-                      "control", "verdict", "reason", "problems", "evidence", "probes", "duration_ms"}
+                      "control", "verdict", "reason", "problems", "evidence", "probes", "duration_ms", "advice",
+                      "repro", "accepted"}
     assert set(r["evidence"][0]) == {"label", "request", "response", "problems"}
     assert set(r["evidence"][0]["response"]) == {"status", "headers", "body_excerpt", "elapsed_ms", "error"}
 
