@@ -1,0 +1,64 @@
+"""The targets the review tests run against: a deliberately flawed resource server (tests/vulnerable_rs.py)
+served from a background thread, so that the CLI, curl and pytest can reach it from subprocesses, and its
+profile written as a TOML file. The only module of the review tests that imports the flawed servers."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from aiohttp import web
+
+try:
+    from .vulnerable_rs import RSFlaws, create_rs, profile
+except ImportError:  # pragma: no cover - the self-check servers may live in tests/support/
+    from .support.vulnerable_rs import RSFlaws, create_rs, profile  # type: ignore[no-redef]
+
+from cli.processes import free_port
+
+__all__ = ["RSFlaws", "flawed_rs", "toml_profile"]
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
+
+
+def toml_profile(data: dict) -> str:
+    """A profile dict (tables one level deep) as TOML text."""
+    top = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    tables = [f"\n[{k}]\n" + "\n".join(f"{kk} = {_toml_value(vv)}" for kk, vv in v.items())
+              for k, v in data.items() if isinstance(v, dict)]
+    return "\n".join(top) + "\n" + "\n".join(tables) + "\n"
+
+
+@contextlib.contextmanager
+def flawed_rs(tmp_path: Path, flaws: "RSFlaws", name: str = "vulnerable-rs") -> Iterator[tuple[str, Path]]:
+    """Serve ``create_rs(flaws)`` (HS256) on a free port; yields (base URL, profile file)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    secret = secrets.token_hex(32)
+    key_file = tmp_path / f"{name}-secrets.json"
+    key_file.write_text(json.dumps({"hs256": [{"kid": "k1", "secret": secret, "created": 0, "retired": None}]}))
+    data = profile(base, str(key_file), "HS256")
+    data["name"] = name
+    profile_file = tmp_path / f"{name}.toml"
+    profile_file.write_text(toml_profile(data))
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(create_rs(flaws, secret.encode(), "k1", base))
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield base, profile_file
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
