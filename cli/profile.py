@@ -187,47 +187,9 @@ def todo_fields(data: dict, prefix: str = "") -> list[str]:
     return out
 
 
-async def _capabilities(target, catalog, offline: bool) -> tuple[Any, str]:
-    """A TargetRun prepared like the runner prepares it (reaching the target), else from the profile alone."""
-    import aiohttp
-
-    from harness import runner
-    from harness.listener import Listener
-    from harness.rskit import TargetUnavailable, static_capabilities
-    tr = runner.TargetRun(target, list(catalog), None, None, asyncio.Semaphore(1), runner.Progress(0, enabled=False))
-    if not offline:
-        listener = await Listener().start()
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10),
-                                         cookie_jar=aiohttp.DummyCookieJar()) as session:
-            tr.session, tr.listener = session, listener
-            try:
-                await tr.prepare()
-                return tr, ""
-            except TargetUnavailable as exc:
-                note = f"the target could not be prepared ({exc}); what follows is from the profile alone"
-            finally:
-                if tr.rs is not None:
-                    await tr.rs.close()
-                await listener.stop()
-    else:
-        note = "offline: from the profile alone (needs that depend on the target are assumed met)"
-    tr.caps = static_capabilities(target) | ({"askit"} if tr.askit_mod else set())
-    if tr.askit_mod is not None:
-        tr.caps |= set(tr.askit_mod.capabilities(target))
-    tr.caps |= {"valid_token", "jwt", "jwks", "narrow_token"} & _plausible(target)
-    return tr, note
-
-
-def _plausible(target) -> set[str]:
-    r = target.resource
-    if r is None:
-        return set()
-    return {"valid_token", "narrow_token"} | ({"jwt", "jwks"} if not r.opaque else set())
-
-
 def check(args: argparse.Namespace) -> int:
     from conformance import CATALOG
-    from harness import runner
+    from harness import plan
     from harness.targets import profile_from_dict, read_toml
     path = Path(args.file)
     data = read_toml(path)
@@ -237,8 +199,12 @@ def check(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     target = profile_from_dict(data, path)
-    tr, note = asyncio.run(_capabilities(target, CATALOG, args.offline))
-    reasons = {**getattr(tr.askit_mod, "NEED_REASONS", {}), **runner.NEED_REASONS}
+    if args.offline:
+        tr, note = plan.offline(target, CATALOG), "offline"
+    else:
+        tr, note = asyncio.run(plan.prepared(target, CATALOG))
+    if note:
+        note += ": judged from the profile alone (what only the target can show is assumed there)"
     print(f"{path}: valid profile for {target.name} ({target.kind}, {target.base_url})")
     if note:
         print(f"note: {note}")
@@ -250,11 +216,9 @@ def check(args: argparse.Namespace) -> int:
         missing: dict[str, list[str]] = OrderedDict()
         runs = 0
         for s in scenarios:
-            need = tr.missing(s)
-            section = [n for n in need if n in ("resource", "authorization_server", "askit")]
-            need = section or need  # a missing table says it all
-            if need:
-                missing.setdefault("; ".join(reasons.get(n, f"needs {n}") for n in need), []).append(s.id)
+            why = plan.reason(tr, s)
+            if why:
+                missing.setdefault(why, []).append(s.id)
             else:
                 runs += 1
         total += runs
