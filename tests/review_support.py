@@ -50,11 +50,15 @@ def flawed_rs(tmp_path: Path, flaws: "RSFlaws", name: str = "vulnerable-rs") -> 
     profile_file = tmp_path / f"{name}.toml"
     profile_file.write_text(toml_profile(data))
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(create_rs(flaws, secret.encode(), "k1", base))
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
+    runner = web.AppRunner(create_rs(flaws, secret.encode(), "k1", base))
+
+    async def start() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    asyncio.run_coroutine_threadsafe(start(), loop).result(10)
     try:
         yield base, profile_file
     finally:

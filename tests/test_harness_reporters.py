@@ -93,3 +93,52 @@ def test_html_is_one_file_with_summary_first():
     html = reporters.to_html(sample_report(), {})
     assert html.startswith("<!doctype html>") and "<script" not in html and "<link" not in html
     assert html.index("Findings need attention") < html.index("sig-alg-none")
+
+
+def graded_report() -> RunReport:
+    """Findings of every weight, out of order: a low vulnerability, a SHOULD deviation, a critical one, a
+    MUST deviation, a high one; plus a pass and an error."""
+    from harness.scenario import deviation, vulnerability
+
+    def sc(id: str, severity: str) -> Scenario:
+        return Scenario(id=id, summary=f"summary of {id}", refs=("RFC 6750 §3.1",), applies_to="resource-server",
+                        severity=severity, mutate=lambda kit: [], expect=checks.invalid_token, family=id.split("-")[0])
+    rule = "RFC 6750 §3.1: the resource server SHOULD respond with the HTTP 401 status code"
+    results = [Result(sc("bearer-low", "low"), "demo", "fail", [vulnerability("served", rule="RFC 6750 §2.2: x")]),
+               Result(sc("bearer-should", "medium"), "demo", "deviation", [deviation("400 not 401", "SHOULD", rule)]),
+               Result(sc("sig-crit", "critical"), "demo", "fail", [vulnerability("accepted")]),
+               Result(sc("bearer-must", "high"), "demo", "deviation", [deviation("no challenge", "MUST", rule)]),
+               Result(sc("aud-high", "high"), "demo", "fail", [vulnerability("accepted")]),
+               Result(sc("sig-ok", "critical"), "demo", "pass"),
+               Result(sc("time-err", "high"), "demo", "error", reason="RuntimeError: boom")]
+    return RunReport(results, [TargetInfo("demo", "resource-server", "http://127.0.0.1:1")], 1.7e9, 1.0, 1)
+
+
+ADVICE = {"sig-crit": {"impact": "anyone can mint tokens", "remediation": "pin algorithms",
+                       "hints": ['PyJWT: algorithms=["RS256"]']}}
+
+
+def test_findings_are_sorted_by_severity_vulnerabilities_before_deviations():
+    """critical, high, low (the vulnerability before the MUST deviation), then the SHOULD deviation (info)."""
+    from harness.report.findings import collect
+    order = [f.result.id for f in collect(graded_report())]
+    assert order == ["sig-crit", "aud-high", "bearer-low", "bearer-must", "bearer-should"]
+
+
+def test_every_human_format_opens_with_the_findings_in_that_order():
+    """Text, Markdown and HTML list the findings (with the advice given) before the checklist of passes."""
+    report = graded_report()
+    for fmt, checklist in (("text", "== Checklist"), ("markdown", "## Checklist"), ("html", "<h2>Checklist</h2>")):
+        out = reporters.render(fmt, report, advice=ADVICE)
+        positions = [out.index(i) for i in ("sig-crit", "aud-high", "bearer-low", "bearer-must", "bearer-should")]
+        assert positions == sorted(positions) and positions[-1] < out.index(checklist), fmt
+        assert out.index("anyone can mint tokens") < out.index(checklist), fmt
+        assert 'PyJWT: algorithms=[' in out.replace("&quot;", '"'), fmt
+        assert "RFC 6750 §3.1: the resource server SHOULD respond" in out, fmt
+        assert out.index("time-err") > positions[-1], fmt  # errors are listed apart, after the findings
+
+
+def test_text_headline_counts_open_findings_by_severity():
+    """The first line says how many findings of which weight need attention."""
+    out = reporters.render("text", graded_report())
+    assert "== Findings: 5 open finding(s): 1 critical, 1 high, 2 low, 1 info." in out

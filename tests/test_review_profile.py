@@ -1,0 +1,99 @@
+"""``run.py profile init|check``: a starter profile from RFC 8414 / OpenID discovery that, once its TODOs
+are filled, runs against our oauth-proxy with no error; ``check`` names what is missing, exit 2 on a bad
+profile."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+
+from harness import askit
+
+from .conftest import ROOT, live_server
+from .review_support import RSFlaws, flawed_rs
+
+
+def run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def fill(path, **values: str) -> None:
+    text = path.read_text()
+    for name, value in values.items():
+        text, n = re.subn(rf'^{name} = "TODO[^\n]*$', f"{name} = {json.dumps(value)}", text, flags=re.M)
+        assert n == 1, name
+    path.write_text(text)
+
+
+def test_metadata_is_read_with_the_well_known_segment_before_the_issuer_path():
+    """RFC 8414 §3.1: "the well-known URI string is inserted into the issuer identifier between the host
+    component and the path component, if any"; OpenID discovery (appended) is tried next."""
+    assert askit.metadata_urls("https://as.example/tenant1")[:2] == [
+        "https://as.example/.well-known/oauth-authorization-server/tenant1",
+        "https://as.example/tenant1/.well-known/openid-configuration"]
+
+
+def test_profile_from_oauth_proxy_discovery_runs_with_no_error_once_filled(tmp_path):
+    """init writes what discovery shows (issuer, login form fields, scopes) and TODO for the credentials;
+    check refuses the TODOs (exit 2, naming the field); filled in, check plans the AS families and the
+    conformance run has zero errors."""
+    profile = tmp_path / "proxy.toml"
+    with live_server("oauth-proxy", tmp_path / "proxy") as base:
+        init = run("profile", "init", "--issuer", base, "--client-id", "frontend", "--redirect-uri",
+                   "http://localhost:8080/callback", "--name", "proxy", "--output", str(profile))
+        assert init.returncode == 0, init.stderr
+        assert "(2 TODO value(s) to fill in" in init.stderr
+        text = profile.read_text()
+        assert f"# from {base}/.well-known/oauth-authorization-server." in text
+        assert 'username_field = "username"  # read from the login form' in text
+        data = tomllib.loads(text)
+        assert data["authorization_server"]["issuer"] == base and data["authorization_server"]["scope"] == "me items"
+        todo = run("profile", "check", str(profile))
+        assert todo.returncode == 2
+        assert todo.stderr.startswith(f"error: {profile}: authorization_server.username: still TODO")
+        fill(profile, username="johndoe", password="secret")
+        check = run("profile", "check", str(profile))
+        assert check.returncode == 0, check.stderr
+        assert re.search(r"^  pkce\s+12/12\s+will run$", check.stdout, re.M)
+        assert "not: the profile names no confidential client" in check.stdout
+        assert "26 not: the profile has no [resource] section" in check.stdout
+        review = run("conformance", "--target", str(profile), "--format", "json")
+    report = json.loads(review.stdout)
+    assert report["summary"]["error"] == 0, [r for r in report["results"] if r["verdict"] == "error"]
+    assert report["summary"]["pass"] >= 40
+    assert review.returncode == 0, report["summary"]
+
+
+def test_resource_probe_records_the_challenge_and_leaves_the_key_as_todo(tmp_path):
+    """RFC 6750 §3: "If the protected resource request does not include authentication credentials ... the
+    resource server ... SHOULD NOT include an error code" and answers 401 with a Bearer challenge; init
+    records what the API answered and leaves audience, subject and key to the user."""
+    with live_server("oauth-proxy", tmp_path / "proxy") as issuer, flawed_rs(tmp_path, RSFlaws()) as (api, _):
+        init = run("profile", "init", "--issuer", issuer, "--resource", f"{api}/users/me")
+    assert init.returncode == 0, init.stderr
+    assert f"probed at {api}/users/me: answered 401 without a token, WWW-Authenticate: Bearer" in init.stdout
+    data = tomllib.loads(init.stdout)
+    assert data["resource"]["algorithm"] == "RS256" and data["resource"]["jwks_url"] == f"{issuer}/.well-known/jwks.json"
+    assert data["resource"]["audience"].startswith("TODO") and data["resource"]["private_key_file"].startswith("TODO")
+
+
+def test_discovery_failure_and_bad_issuer_are_one_line_exit_2(tmp_path):
+    """No metadata where RFC 8414 §3.1 puts it: one line, exit 2, no traceback."""
+    with flawed_rs(tmp_path, RSFlaws()) as (api, _):
+        missing = run("profile", "init", "--issuer", api)
+    assert missing.returncode == 2 and "error: discovery failed: no authorization server metadata" in missing.stderr
+    bad = run("profile", "init", "--issuer", "as.example")
+    assert bad.returncode == 2 and bad.stderr == "error: --issuer must be an absolute http(s) URL, got 'as.example'\n"
+
+
+def test_check_names_the_bad_field(tmp_path):
+    """A profile error is one line naming section.field, exit 2."""
+    path = tmp_path / "p.toml"
+    path.write_text('name = "x"\nkind = "resource-server"\nbase_url = "http://127.0.0.1:1"\n[resource]\n'
+                    'endpoint = "users/me"\nalgorithm = "HS256"\n')
+    proc = run("profile", "check", "--offline", str(path))
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: {path}: resource.endpoint: must be a path starting with '/' or an absolute URL, got 'users/me'\n"
