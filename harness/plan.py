@@ -52,13 +52,7 @@ async def prepared(target: Target, catalog: Sequence[Scenario]) -> tuple[runner.
             except TargetUnavailable as exc:
                 return offline(target, catalog), f"the target could not be prepared ({exc})"
             finally:
-                if tr.rs is not None:
-                    await tr.rs.close()
-                close = getattr(tr.as_kit, "close", None)
-                if close is not None:
-                    res = close()
-                    if asyncio.iscoroutine(res):
-                        await res
+                await tr.close()
     finally:
         await listener.stop()
 

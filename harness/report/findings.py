@@ -92,6 +92,12 @@ def collect(report: RunReport, advice: dict[str, dict] | None = None, reveal: bo
     return out
 
 
+def by_target(report: RunReport) -> list[tuple[str, list[Result]]]:
+    """Each target that has results, with its results in catalog order."""
+    out = [(t.name, [r for r in report.results if r.target == t.name]) for t in report.targets]
+    return [(name, rs) for name, rs in out if rs]
+
+
 def errors(report: RunReport) -> list[Result]:
     return [r for r in report.results if r.verdict == "error"]
 

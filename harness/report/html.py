@@ -6,7 +6,18 @@ import html
 from collections import OrderedDict
 
 from ..runner import Result, RunReport
-from .findings import VERDICT_MARK, Finding, clean, collect, errors, family_title, headline, signed_off_by, stale_notes
+from .findings import (
+    VERDICT_MARK,
+    Finding,
+    by_target,
+    clean,
+    collect,
+    errors,
+    family_title,
+    headline,
+    signed_off_by,
+    stale_notes,
+)
 from .markdown import evidence_md
 
 CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222}
@@ -80,10 +91,8 @@ def to_html(report: RunReport, not_applicable: dict[str, str] | None = None, tit
                      + "</ul>")
     parts.append("<h2>Checklist</h2>")
     numbers = {(f.result.target, f.result.id): f for f in findings}
-    for t in report.targets:
-        rs = [r for r in report.results if r.target == t.name]
-        if rs:
-            parts += _checklist(t.name, rs, numbers)
+    for name, rs in by_target(report):
+        parts += _checklist(name, rs, numbers)
     if not_applicable:
         parts.append("<h2>Catalog rows not run by this harness</h2><ul>" + "".join(
             f"<li><code>{e(k)}</code>: {e(v)}</li>" for k, v in sorted(not_applicable.items())) + "</ul>")

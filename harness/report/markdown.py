@@ -6,7 +6,18 @@ import datetime
 from collections import OrderedDict
 
 from ..runner import Result, RunReport
-from .findings import VERDICT_MARK, Finding, clean, collect, errors, family_title, headline, signed_off_by, stale_notes
+from .findings import (
+    VERDICT_MARK,
+    Finding,
+    by_target,
+    clean,
+    collect,
+    errors,
+    family_title,
+    headline,
+    signed_off_by,
+    stale_notes,
+)
 
 
 def evidence_md(ev: dict) -> list[str]:
@@ -82,10 +93,8 @@ def to_markdown(report: RunReport, not_applicable: dict[str, str] | None = None,
     lines += ["## Checklist", "", "Legend: `[x]` passed; `[ ]` a finding (numbered above) or not verified (error). "
               "Checks that do not apply to a target are listed after its checklist, each with the reason.", ""]
     numbers = {(f.result.target, f.result.id): f for f in findings}
-    for t in report.targets:
-        rs = [r for r in report.results if r.target == t.name]
-        if rs:
-            lines += _checklist(t.name, rs, numbers)
+    for name, rs in by_target(report):
+        lines += _checklist(name, rs, numbers)
     if not_applicable:
         lines += ["## Catalog rows not run by this harness", ""]
         lines += [f"- `{k}`: {v}" for k, v in sorted(not_applicable.items())]

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from ..runner import Result, RunReport
-from .findings import VERDICT_MARK, Finding, clean, collect, errors, headline, signed_off_by, stale_notes
+from .findings import (
+    VERDICT_MARK,
+    Finding,
+    clean,
+    collect,
+    errors,
+    headline,
+    signed_off_by,
+    stale_notes,
+)
 
 COLORS = {"pass": "32", "fail": "31", "deviation": "35", "error": "33", "not-applicable": "90"}
 
