@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import aiohttp
+
 TODO = "TODO"
 
 
@@ -44,7 +46,7 @@ async def discover(issuer: str, client_id: str | None, redirect_uri: str | None,
         jwks_uri = meta.get("jwks_uri")
         if isinstance(jwks_uri, str):
             j = await client.send(session, "GET", jwks_uri, label="jwks")
-            keys = j.json.get("keys") if j.status == 200 and isinstance(j.json, dict) else None
+            keys = _json(j.body).get("keys") if j.status == 200 else None  # application/jwk-set+json too
             if isinstance(keys, list):
                 found["jwks"] = [k for k in keys if isinstance(k, dict)]
             else:
@@ -66,8 +68,9 @@ async def _login_fields(session, endpoint: str, client_id: str, redirect_uri: st
     query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
                        "state": "profile-init", "code_challenge": askit.s256(askit.new_verifier()),
                        "code_challenge_method": "S256"})
-    try:
-        async with session.get(f"{endpoint}{'&' if '?' in endpoint else '?'}{query}", allow_redirects=True) as resp:
+    try:  # its own session: the login page may need the cookies the authorization endpoint sets
+        async with aiohttp.ClientSession(timeout=session.timeout, cookie_jar=aiohttp.CookieJar(unsafe=True)) as s, \
+                s.get(f"{endpoint}{'&' if '?' in endpoint else '?'}{query}", allow_redirects=True) as resp:
             page = (await resp.content.read(login.PAGE_LIMIT)).decode("utf-8", "replace")
     except Exception:  # noqa: BLE001 - no login form found is reported as a TODO, not a crash
         return None
@@ -77,6 +80,14 @@ async def _login_fields(session, endpoint: str, client_id: str, redirect_uri: st
             user = next((f.name for f in form.fields if f.tag == "input" and f.type in ("text", "email")), None)
             return {"username": user, "password": password}
     return None
+
+
+def _json(text: str) -> dict:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 # -- the profile text -------------------------------------------------------------------------------------

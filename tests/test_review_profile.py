@@ -3,15 +3,20 @@ are filled, runs against our oauth-proxy with no error; ``check`` names what is 
 profile."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import subprocess
 import sys
 import tomllib
 
+import pytest
+
+from cli.processes import stop
 from harness import askit
 
-from .conftest import ROOT, live_server
+from .conftest import ROOT, free_port, live_server, wait_http
 from .review_support import RSFlaws, flawed_rs
 
 
@@ -97,3 +102,48 @@ def test_check_names_the_bad_field(tmp_path):
     proc = run("profile", "check", "--offline", str(path))
     assert proc.returncode == 2
     assert proc.stderr == f"error: {path}: resource.endpoint: must be a path starting with '/' or an absolute URL, got 'users/me'\n"
+
+
+OIDC_PROVIDER = ROOT / "tests" / "oidc_provider"
+
+
+@contextlib.contextmanager
+def oidc_provider(tmp_path):
+    """node oidc-provider (tests/oidc_provider/server.js) on a free port; yields its issuer."""
+    if not (OIDC_PROVIDER / "node_modules" / "oidc-provider").is_dir():
+        message = "tests/oidc_provider has no node_modules: run .ci/install-review.sh"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    port = free_port()
+    with open(tmp_path / "oidc-provider.log", "w") as log:
+        proc = subprocess.Popen(["node", "server.js", str(port)], cwd=OIDC_PROVIDER, stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/.well-known/openid-configuration", proc)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop(proc)
+
+
+def test_profile_from_node_oidc_provider_runs_with_no_error_once_filled(tmp_path):
+    """Against another implementation: init reads oidc-provider's metadata and its login form (input
+    "login"); with the TODOs filled (any test user, the scopes "me items") the run has zero errors."""
+    profile = tmp_path / "oidc.toml"
+    with oidc_provider(tmp_path) as issuer:
+        init = run("profile", "init", "--issuer", issuer, "--client-id", "spa", "--redirect-uri",
+                   "http://localhost:8080/callback", "--output", str(profile))
+        assert init.returncode == 0, init.stderr
+        text = profile.read_text()
+        assert 'username_field = "login"  # read from the login form' in text
+        assert f"# authorization_endpoint: {issuer}/auth" in text
+        fill(profile, username="alice", password="any-password")
+        profile.write_text(re.sub(r"^scope = .*$", 'scope = "me items"', profile.read_text(), flags=re.M))
+        assert run("profile", "check", str(profile)).returncode == 0
+        # One scenario at a time: the authorization-server kit's flows share one browser session (one
+        # cookie jar), and run concurrently they collide in oidc-provider's interactions (errors at --jobs 8).
+        review = run("conformance", "--target", str(profile), "--format", "json", "--jobs", "1")
+    report = json.loads(review.stdout)
+    assert report["targets"][0]["status"] == "ok"
+    assert report["summary"]["error"] == 0, [(r["id"], r["reason"]) for r in report["results"] if r["verdict"] == "error"]
+    assert report["summary"]["pass"] >= 30
