@@ -178,6 +178,10 @@ def init(args: argparse.Namespace) -> int:
     name = args.name or (parts.hostname or "target").replace(".", "-") + (f"-{parts.port}" if parts.port else "")
     text = render(found, name, args.client_id, args.redirect_uri)
     if args.output:
+        if Path(args.output).exists() and not args.force:
+            print(f"error: {args.output} exists (a profile you may have filled in); use --force to overwrite it",
+                  file=sys.stderr)
+            return 2
         Path(args.output).write_text(text, encoding="utf-8")
         todos = sum(1 for line in text.splitlines() if f'"{TODO}' in line and not line.lstrip().startswith("#"))
         print(f"wrote {args.output} ({todos} TODO value(s) to fill in; then: python run.py profile check "
@@ -260,6 +264,7 @@ def register(sub) -> None:
     i.add_argument("--resource", metavar="URL", help="a protected API endpoint to probe (adds a [resource] table)")
     i.add_argument("--name", help="the target's name in reports (default: from the issuer's host)")
     i.add_argument("--output", metavar="FILE", help="write the profile here (default: stdout)")
+    i.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     c = psub.add_parser("check", help="validate a profile and say what will run",
                         description="Validate a profile (exit 2 naming the field on error) and list per scenario "
                                     "family what will run and what is missing to run the rest.")

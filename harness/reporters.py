@@ -121,6 +121,9 @@ def to_junit(report: RunReport) -> str:
             props = ET.SubElement(case, "properties")
             ET.SubElement(props, "property", name="refs", value=", ".join(r.scenario.refs))
             ET.SubElement(props, "property", name="summary", value=r.scenario.summary)
+            entry = accepted_entry(report, r)
+            if entry is not None:
+                ET.SubElement(props, "property", name="accepted", value=entry.reason)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 

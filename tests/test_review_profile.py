@@ -147,3 +147,14 @@ def test_profile_from_node_oidc_provider_runs_with_no_error_once_filled(tmp_path
     assert report["targets"][0]["status"] == "ok"
     assert report["summary"]["error"] == 0, [(r["id"], r["reason"]) for r in report["results"] if r["verdict"] == "error"]
     assert report["summary"]["pass"] >= 30
+
+
+def test_init_never_overwrites_a_profile_without_force(tmp_path):
+    """A filled-in profile is not lost to a second init: exit 2 unless --force."""
+    existing = tmp_path / "p.toml"
+    existing.write_text("filled in\n")
+    with live_server("oauth-proxy", tmp_path / "proxy") as issuer:
+        again = run("profile", "init", "--issuer", issuer, "--output", str(existing))
+        assert again.returncode == 2 and "exists" in again.stderr and existing.read_text() == "filled in\n"
+        forced = run("profile", "init", "--issuer", issuer, "--output", str(existing), "--force")
+    assert forced.returncode == 0 and existing.read_text().startswith("# Starter profile")

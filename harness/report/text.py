@@ -42,6 +42,8 @@ def finding_lines(f: Finding) -> list[str]:
         challenge = resp["headers"].get("WWW-Authenticate") or resp["headers"].get("www-authenticate")
         out.append(f"    probe:  {ev.get('label') or ''}: {ev['request']['method']} {ev['request']['url']} -> "
                    f"{status}" + (f", WWW-Authenticate: {challenge}" if challenge else ""))
+        if resp.get("body_excerpt"):
+            out.append(f"    body:   {' '.join(resp['body_excerpt'].split())[:200]}")
     for command in f.repros:
         out.append("    repro:")
         out += _indent(command, "      ")
