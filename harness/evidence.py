@@ -52,8 +52,15 @@ def scrub(text: str | None, secrets: Iterable[str] = (), limit: int | None = Non
     return text
 
 
+# Headers whose values are media types and such, never credentials: shortening them only garbles them
+# ("application/x-www-form-urlencoded" looks like a long token).
+PLAIN_HEADERS = frozenset({"content-type", "accept"})
+
+
 def scrub_header(name: str, value: str, secrets: Iterable[str]) -> str:
     low = name.lower()
+    if low in PLAIN_HEADERS:
+        return value
     if low in ("authorization", "proxy-authorization"):
         scheme, _, cred = value.partition(" ")
         if scheme.lower() == "basic":

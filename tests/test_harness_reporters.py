@@ -142,3 +142,18 @@ def test_text_headline_counts_open_findings_by_severity():
     """The first line says how many findings of which weight need attention."""
     out = reporters.render("text", graded_report())
     assert "== Findings: 5 open finding(s): 1 critical, 1 high, 2 low, 1 info." in out
+
+
+def test_media_type_headers_are_shown_whole():
+    """Content-Type and Accept carry no credential: the evidence (and its curl command) keeps them intact."""
+    from harness import repro
+    obs = Observation(label="token", method="POST", url="http://127.0.0.1:1/token",
+                      request_headers={"Content-Type": "application/x-www-form-urlencoded",
+                                       "Authorization": f"Bearer {TOKEN}"},
+                      request_body=f"grant_type=authorization_code&code={'c' * 43}", status=400,
+                      headers={"Content-Type": "application/json"}, body="{}")
+    ev = evidence(obs)
+    assert ev["request"]["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+    command = repro.curl(ev)
+    assert "-H 'Content-Type: application/x-www-form-urlencoded'" in command and TOKEN not in command
+    assert f"Bearer {TOKEN}" in repro.curl(ev, reveal=True) and "c" * 43 in repro.curl(ev, reveal=True)

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from .conftest import ROOT
-from .review_support import RSFlaws, flawed_rs
+from .review_support import Flaws, RSFlaws, flawed_as, flawed_rs
 
 FLAWED = {"sig-alg-none", "sig-alg-none-keep-sig"}
 
@@ -99,3 +99,23 @@ def test_default_curl_command_is_shortened_and_says_how_to_reveal(alg_none_run):
     _, proc, _ = alg_none_run
     assert "run with --reveal (local use only)" in proc.stdout
     assert re.search(r"Authorization: Bearer eyJhbGci…\S+ \(\d+ chars\)", proc.stdout)
+
+
+@pytest.mark.skipif(not shutil.which("curl") and not os.environ.get("CI"), reason="curl is not installed")
+def test_revealed_curl_command_replays_a_code_that_is_not_single_use(tmp_path):
+    """RFC 6749 §4.1.2: "The client MUST NOT use the authorization code more than once. If an authorization
+    code is used more than once, the authorization server MUST deny the request". The finding's command
+    replays the token request by hand, and the flawed server issues tokens for that code once more."""
+    with flawed_as(tmp_path, Flaws(code_replay=True)) as (_, profile):
+        proc = conformance("--target", str(profile), "--only", "tok-code-reuse", "--reveal")
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        finding = proc.stdout.split("== Checklist")[0]
+        assert "[1] CRITICAL vulnerability: vulnerable-as: tok-code-reuse" in finding
+        assert "impact: A leaked or intercepted authorization code can be redeemed again." in finding
+        assert "fix:    Consume codes once, atomically" in finding
+        repro = finding.split("repro:\n", 1)[1].split("\n\n")[0]
+        command = "\n".join(line[6:] for line in repro.splitlines() if line.startswith("      "))
+        assert "grant_type=authorization_code" in command and "…" not in command
+        shown = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
+    assert shown.stdout.startswith("HTTP/1.1 200"), shown.stdout[:300]
+    assert '"access_token"' in shown.stdout
