@@ -119,3 +119,15 @@ def test_revealed_curl_command_replays_a_code_that_is_not_single_use(tmp_path):
         shown = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
     assert shown.stdout.startswith("HTTP/1.1 200"), shown.stdout[:300]
     assert '"access_token"' in shown.stdout
+
+
+def test_every_scenario_has_an_impact_and_a_remediation():
+    """Every catalog scenario's finding can say why it matters and what to change; no advice names a
+    scenario the catalog does not have."""
+    from conformance import CATALOG
+    from conformance.remediation import BY_ID, FIXES, IMPACTS, REMEDIATION
+    ids = {s.id for s in CATALOG}
+    assert set(REMEDIATION) == ids
+    assert all(a["impact"].endswith(".") and a["remediation"] for a in REMEDIATION.values())
+    assert (set(IMPACTS) | set(BY_ID) | set(FIXES)) <= ids
+    assert any("algorithms=[" in h for h in REMEDIATION["sig-alg-none"]["hints"])
