@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import datetime
 import json
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from .runner import Result, RunReport
 

@@ -4,7 +4,7 @@ from the profile alone. Used by ``run.py profile check`` and the pytest plugin's
 from __future__ import annotations
 
 import asyncio
-from typing import Sequence
+from collections.abc import Sequence
 
 import aiohttp
 

@@ -9,8 +9,8 @@ import contextlib
 import json
 import secrets
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from aiohttp import web
 
@@ -63,7 +63,7 @@ def serve_in_thread(app: web.Application, port: int) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def flawed_rs(tmp_path: Path, flaws: "RSFlaws", name: str = "vulnerable-rs") -> Iterator[tuple[str, Path]]:
+def flawed_rs(tmp_path: Path, flaws: RSFlaws, name: str = "vulnerable-rs") -> Iterator[tuple[str, Path]]:
     """Serve ``create_rs(flaws)`` (HS256) on a free port; yields (base URL, profile file)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -79,7 +79,7 @@ def flawed_rs(tmp_path: Path, flaws: "RSFlaws", name: str = "vulnerable-rs") -> 
 
 
 @contextlib.contextmanager
-def flawed_as(tmp_path: Path, flaws: "Flaws", name: str = "vulnerable-as") -> Iterator[tuple[str, Path]]:
+def flawed_as(tmp_path: Path, flaws: Flaws, name: str = "vulnerable-as") -> Iterator[tuple[str, Path]]:
     """Serve ``create_as(flaws)`` on a free port; yields (issuer, profile file)."""
     port = free_port()
     with serve_in_thread(create_as(flaws), port) as base:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 
 import pytest
+import tomllib
 
 from cli.conformance import TEMPLATES, _replace_urls
 

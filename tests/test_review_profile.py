@@ -9,9 +9,9 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 
 import pytest
+import tomllib
 
 from cli.processes import stop
 from harness import askit
@@ -28,7 +28,7 @@ def run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
 def fill(path, **values: str) -> None:
     text = path.read_text()
     for name, value in values.items():
-        text, n = re.subn(rf'^{name} = "TODO[^\n]*$', f"{name} = {json.dumps(value)}", text, flags=re.M)
+        text, n = re.subn(rf'^{name} = "TODO[^\n]*$', f"{name} = {json.dumps(value)}", text, flags=re.MULTILINE)
         assert n == 1, name
     path.write_text(text)
 
@@ -62,7 +62,7 @@ def test_profile_from_oauth_proxy_discovery_runs_with_no_error_once_filled(tmp_p
         fill(profile, username="johndoe", password="secret")
         check = run("profile", "check", str(profile))
         assert check.returncode == 0, check.stderr
-        assert re.search(r"^  pkce\s+12/12\s+will run$", check.stdout, re.M)
+        assert re.search(r"^  pkce\s+12/12\s+will run$", check.stdout, re.MULTILINE)
         assert "not: the profile names no confidential client" in check.stdout
         assert "26 not: the profile has no [resource] section" in check.stdout
         review = run("conformance", "--target", str(profile), "--format", "json")
@@ -138,7 +138,7 @@ def test_profile_from_node_oidc_provider_runs_with_no_error_once_filled(tmp_path
         assert 'username_field = "login"  # read from the login form' in text
         assert f"# authorization_endpoint: {issuer}/auth" in text
         fill(profile, username="alice", password="any-password")
-        profile.write_text(re.sub(r"^scope = .*$", 'scope = "me items"', profile.read_text(), flags=re.M))
+        profile.write_text(re.sub(r"^scope = .*$", 'scope = "me items"', profile.read_text(), flags=re.MULTILINE))
         assert run("profile", "check", str(profile)).returncode == 0
         # One scenario at a time: the authorization-server kit's flows share one browser session (one
         # cookie jar), and run concurrently they collide in oidc-provider's interactions (errors at --jobs 8).

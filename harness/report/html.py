@@ -31,7 +31,7 @@ e = html.escape
 
 
 def _evidence_pre(ev: dict) -> str:
-    return "<pre>" + e("\n".join(line[6:] if line.startswith("      ") else line
+    return "<pre>" + e("\n".join(line.removeprefix("      ")
                                 for line in evidence_md(ev)[2:-1])) + "</pre>"
 
 

@@ -79,7 +79,7 @@ def to_markdown(report: RunReport, not_applicable: dict[str, str] | None = None,
                      f"{cnt['error']} | {cnt['not-applicable']} |")
     verdict = "**All applicable checks pass.**" if report.exit_code() == 0 else \
         f"**{c['fail']} finding(s), {c['deviation']} deviation(s) and {c['error']} error(s) need attention.**"
-    lines += ["", verdict, "", f"## Findings", "", headline(findings), ""]
+    lines += ["", verdict, "", "## Findings", "", headline(findings), ""]
     for f in findings:
         lines += finding_md(f)
     errs = errors(report)
