@@ -1,7 +1,8 @@
 """Why a finding matters and how to fix it, per scenario id or family, as data for the reports.
 
 ``REMEDIATION`` maps every catalog scenario id to ``{"impact": one sentence on what an attacker gains,
-"remediation": what to change, "hints": ["Library: the concrete setting", ...]}``. An id-specific entry
+"remediation": what to change, "hints": ["Library: the concrete setting", ...], "deviation": {the same three
+for a finding that is a deviation: the attack refused, but not as the RFC says}}``. An id-specific entry
 wins over its family's. The CLI hands this mapping to the reporters (the engine never imports the catalog).
 
 The hints name the settings of the libraries teams most often verify tokens or run authorization servers
@@ -346,6 +347,17 @@ FIXES: dict[str, str] = {
                     "Cache-Control: private (RFC 6750 §2.3).",
     "bearer-plain-http": "Serve the API over TLS only and refuse plain-http requests (RFC 6750 §5.3).",
 }
+# A deviation: the attack was refused, with another answer than the RFC prescribes. What it costs and the fix
+# are about the answer, whatever the attack was.
+RS_DEVIATION = _a("No forged or invalid token got through, but the refusal is not the one the RFC prescribes: "
+                  "clients, gateways and monitoring that rely on the standard answer misread it.",
+                  "Refuse with the status, error code and challenge the quoted rule names: 401 with "
+                  'WWW-Authenticate: Bearer error="invalid_token" (400 invalid_request for a malformed request, '
+                  "403 insufficient_scope) (RFC 6750 §3.1).", BY_FAMILY["bearer"]["hints"])
+AS_DEVIATION = _a("The attack was refused, but not the way the RFC prescribes: clients cannot rely on the "
+                  "standard error to recover or to report it.",
+                  "Answer with the status, error code and headers the quoted rule names (RFC 6749 §5.2 at the "
+                  "token endpoint, RFC 6749 §4.1.2.1 at the authorization endpoint).", [])
 # For a scenario neither table names (a family added later).
 FALLBACK = _a("The target does not enforce this rule.", "Follow the RFC sentence quoted with this finding.")
 
@@ -362,4 +374,6 @@ def advice(scenario_id: str, family: str) -> dict:
     return out
 
 
-REMEDIATION: dict[str, dict] = {s.id: advice(s.id, s.family) for s in CATALOG}
+REMEDIATION: dict[str, dict] = {
+    s.id: {**advice(s.id, s.family), "deviation": RS_DEVIATION if s.applies_to == "resource-server" else AS_DEVIATION}
+    for s in CATALOG}

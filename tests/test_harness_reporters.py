@@ -115,7 +115,9 @@ def graded_report() -> RunReport:
 
 
 ADVICE = {"sig-crit": {"impact": "anyone can mint tokens", "remediation": "pin algorithms",
-                       "hints": ['PyJWT: algorithms=["RS256"]']}}
+                       "hints": ['PyJWT: algorithms=["RS256"]']},
+          "bearer-must": {"impact": "tokens leak", "remediation": "refuse them",
+                          "deviation": {"impact": "refused with the wrong answer", "remediation": "answer 401"}}}
 
 
 def test_findings_are_sorted_by_severity_vulnerabilities_before_deviations():
@@ -157,3 +159,11 @@ def test_media_type_headers_are_shown_whole():
     command = repro.curl(ev)
     assert "-H 'Content-Type: application/x-www-form-urlencoded'" in command and TOKEN not in command
     assert f"Bearer {TOKEN}" in repro.curl(ev, reveal=True) and "c" * 43 in repro.curl(ev, reveal=True)
+
+
+def test_a_deviation_carries_the_advice_about_the_answer_not_the_attack():
+    """A refused attack is not described as if it had got through: a deviation's impact and fix are its own."""
+    from harness.report.findings import collect
+    by_id = {f.result.id: f for f in collect(graded_report(), ADVICE)}
+    assert by_id["bearer-must"].advice == {"impact": "refused with the wrong answer", "remediation": "answer 401"}
+    assert by_id["sig-crit"].advice["impact"] == "anyone can mint tokens"

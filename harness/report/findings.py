@@ -78,6 +78,15 @@ def _order(report: RunReport, r: Result, index: int) -> tuple:
     return (accepted_entry(report, r) is not None, SEVERITIES.index(r.severity), r.verdict != "fail", index)
 
 
+def advice_for(r: Result, advice: dict[str, dict]) -> dict[str, Any]:
+    """The advice for this result: for a deviation its ``deviation`` part (the answer is what to fix, not the
+    attack, which was refused)."""
+    a = advice.get(r.id) or {}
+    if r.verdict == "deviation" and isinstance(a.get("deviation"), dict):
+        return a["deviation"]
+    return a
+
+
 def collect(report: RunReport, advice: dict[str, dict] | None = None, reveal: bool = False) -> list[Finding]:
     """The findings of a run, in report order, numbered from 1."""
     advice = advice or {}
@@ -86,7 +95,7 @@ def collect(report: RunReport, advice: dict[str, dict] | None = None, reveal: bo
     out = []
     for n, (r, _) in enumerate(rows, 1):
         rules = list(OrderedDict.fromkeys(getattr(p, "rule", "") for p in r.problems if getattr(p, "rule", "")))
-        out.append(Finding(n, r, advice.get(r.id) or {}, accepted_entry(report, r), rules,
+        out.append(Finding(n, r, advice_for(r, advice), accepted_entry(report, r), rules,
                            [clean(p, report) for p in r.problems[:MAX_PROBLEMS]],
                            [repro.curl(ev, reveal) for ev in r.evidence[:MAX_REPROS]]))
     return out
@@ -103,7 +112,7 @@ def errors(report: RunReport) -> list[Result]:
 
 
 def headline(findings: list[Finding]) -> str:
-    """``3 findings: 1 critical, 2 low (1 accepted)``."""
+    """``3 open finding(s): 1 critical, 2 low; 1 accepted by the baseline.``"""
     open_ = [f for f in findings if f.accepted is None]
     if not findings:
         return "No findings."
