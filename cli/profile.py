@@ -6,8 +6,9 @@ inserted before the issuer's path, then OpenID Connect Discovery), its JWK Set (
 token (RFC 6750 §3: 401 with a Bearer challenge); it writes a commented TOML profile (the format of
 harness/targets.py) with what it found and ``TODO`` where only you know (credentials, a test subject).
 
-``check FILE`` validates a profile (exit 2 with one line naming the field) and lists, per scenario family,
-what will run and what is missing to run the rest, with the runner's own capability logic.
+``check FILE`` validates a profile (exit 2 with one line naming the field), prepares the target as a run
+would (reaches it, gets a valid token, signs in once) and lists, per scenario family, what will run and
+what is missing to run the rest, with the runner's own capability logic.
 Exit codes: 0 ok, 2 usage or configuration error (a TODO left, a bad field, discovery failed).
 """
 from __future__ import annotations
@@ -214,10 +215,14 @@ def check(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     target = profile_from_dict(data, path)
+    problem = ""
     if args.offline:
         tr, note = plan.offline(target, CATALOG), "offline"
     else:
-        tr, note = asyncio.run(plan.prepared(target, CATALOG))
+        try:
+            tr, note = asyncio.run(plan.prepared(target, CATALOG, sign_in=True)), ""
+        except plan.NotReady as exc:
+            tr, note, problem = plan.offline(target, CATALOG), "the target is not ready", str(exc)
     if note:
         note += ": judged from the profile alone (what only the target can show is assumed there)"
     print(f"{path}: valid profile for {target.name} ({target.kind}, {target.base_url})")
@@ -242,6 +247,9 @@ def check(args: argparse.Namespace) -> int:
             print(f"  {'':<11} {len(ids):>3} not: {why} ({', '.join(ids[:4])}{', …' if len(ids) > 4 else ''})")
     print(f"{total} of {len(CATALOG)} scenarios will run (a scenario may still find at run time that the target "
           "lacks what it tests, e.g. a metadata field: it is then reported not applicable with the reason)")
+    if problem:
+        print(f"error: {target.name}: {problem} (--offline checks the profile alone)", file=sys.stderr)
+        return 2
     return 0
 
 

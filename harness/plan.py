@@ -1,6 +1,6 @@
 """What a run will do for one target, before (or without) running it: the runner's own ``TargetRun`` with
-its capabilities found as the run finds them (``prepare``: reach the target, get tokens, log in) or, offline,
-from the profile alone. Used by ``run.py profile check`` and the pytest plugin's collection."""
+its capabilities found as the run finds them (``prepare``: reach the target, get tokens; optionally one
+sign-in) or, offline, from the profile alone. Used by ``run.py profile check`` and the pytest plugin's collection."""
 from __future__ import annotations
 
 import asyncio
@@ -37,9 +37,13 @@ def offline(target: Target, catalog: Sequence[Scenario]) -> runner.TargetRun:
     return tr
 
 
-async def prepared(target: Target, catalog: Sequence[Scenario]) -> tuple[runner.TargetRun, str]:
-    """Capabilities as the run finds them; falls back to ``offline`` (with the reason) if the target cannot
-    be prepared."""
+class NotReady(Exception):
+    """The target cannot be prepared as the run would prepare it: one line saying why."""
+
+
+async def prepared(target: Target, catalog: Sequence[Scenario], sign_in: bool = False) -> runner.TargetRun:
+    """Capabilities as the run finds them (``sign_in``: also walk one authorization request through the
+    login, as the authorization-server scenarios will). Raises NotReady."""
     listener = await Listener().start()
     tr = _run(target, catalog)
     try:
@@ -48,13 +52,25 @@ async def prepared(target: Target, catalog: Sequence[Scenario]) -> tuple[runner.
             tr.session, tr.listener = session, listener
             try:
                 await tr.prepare()
-                return tr, ""
+                if tr.as_kit_error:
+                    raise NotReady(f"the authorization-server scenarios cannot start: {tr.as_kit_error}")
+                if sign_in and tr.as_kit is not None and "authorization_code" in tr.caps:
+                    await _sign_in(tr.as_kit)
+                return tr
             except TargetUnavailable as exc:
-                return offline(target, catalog), f"the target could not be prepared ({exc})"
+                raise NotReady(str(exc)) from None
             finally:
                 await tr.close()
     finally:
         await listener.stop()
+
+
+async def _sign_in(kit) -> None:
+    """One authorization request through login and consent must end with a code."""
+    authz = await kit.authorize(label="sign-in check")
+    if not authz.code:
+        why = authz.walk.stopped + (f", error={authz.error}" if authz.error else "")
+        raise NotReady(f"signing in with the profile's user did not return a code ({why})")
 
 
 def applicable_half(tr: runner.TargetRun, s: Scenario) -> bool:

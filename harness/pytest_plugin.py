@@ -69,22 +69,31 @@ class Review:
         except baselines.BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
         self.report: Any = None
+        self.failure: str | None = None   # the run itself failed: every item says why
         self.by_key: dict[tuple[str, str], Any] = {}
         self.findings: dict[tuple[str, str], Any] = {}
 
     def result(self, target: str, scenario_id: str):
-        if self.report is None:
-            report = asyncio.run(runner.run(self.targets, self.catalog, jobs=self.config.getoption("oauthlab_jobs")))
-            report.fail_on = self.config.getoption("oauthlab_fail_on")
-            if self.entries is not None:
-                report = baselines.apply(report, self.entries)
-            self.report = report
-            self.by_key = {(r.target, r.id): r for r in report.results}
-            self.findings = {(f.result.target, f.result.id): f for f in collect(report, self.advice)}
+        if self.report is None and self.failure is None:
+            try:
+                self._run()
+            except Exception as exc:  # noqa: BLE001 - reported by every item, not as a crash of the session
+                self.failure = f"the review could not run: {type(exc).__name__}: {exc}"
+        if self.failure is not None:
+            raise ReviewFailure(self.failure)
         unreachable = next((t for t in self.report.targets if t.name == target and t.status != "ok"), None)
         if unreachable is not None:
             raise ReviewFailure(f"{target}: unreachable: {unreachable.message}")
         return self.by_key.get((target, scenario_id))
+
+    def _run(self) -> None:
+        report = asyncio.run(runner.run(self.targets, self.catalog, jobs=self.config.getoption("oauthlab_jobs")))
+        report.fail_on = self.config.getoption("oauthlab_fail_on")
+        if self.entries is not None:
+            report = baselines.apply(report, self.entries)
+        self.report = report
+        self.by_key = {(r.target, r.id): r for r in report.results}
+        self.findings = {(f.result.target, f.result.id): f for f in collect(report, self.advice)}
 
 
 class ReviewFailure(Exception):

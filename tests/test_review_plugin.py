@@ -90,3 +90,12 @@ def test_without_a_target_the_plugin_adds_nothing(pytester, monkeypatch):
     result = run_plugin(pytester, monkeypatch)
     result.assert_outcomes(passed=1)
     assert os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") == "1"
+
+
+def test_unreachable_target_fails_its_items_with_the_reason(pytester, monkeypatch, tmp_path):
+    """Nothing verified is never a pass: with the target down, every item fails saying it is unreachable."""
+    with flawed_rs(tmp_path, RSFlaws()) as (_, profile):
+        pass  # the server is stopped again: the profile now points at a closed port
+    result = run_plugin(pytester, monkeypatch, "--oauthlab-target", str(profile), "--oauthlab-only", "aud")
+    result.assert_outcomes(failed=5)
+    assert "vulnerable-rs: unreachable: " in result.stdout.str()

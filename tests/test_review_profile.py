@@ -158,3 +158,18 @@ def test_init_never_overwrites_a_profile_without_force(tmp_path):
         assert again.returncode == 2 and "exists" in again.stderr and existing.read_text() == "filled in\n"
         forced = run("profile", "init", "--issuer", issuer, "--output", str(existing), "--force")
     assert forced.returncode == 0 and existing.read_text().startswith("# Starter profile")
+
+
+def test_check_signs_in_and_reports_refused_credentials(tmp_path):
+    """A profile whose user cannot sign in would turn every authorization-server scenario into an error:
+    check says so in one line and exits 2."""
+    profile = tmp_path / "proxy.toml"
+    with live_server("oauth-proxy", tmp_path / "proxy") as base:
+        assert run("profile", "init", "--issuer", base, "--client-id", "frontend", "--redirect-uri",
+                   "http://localhost:8080/callback", "--output", str(profile)).returncode == 0
+        fill(profile, username="johndoe", password="not-the-password")
+        proc = run("profile", "check", str(profile))
+    assert proc.returncode == 2
+    assert "signing in with the profile's user did not return a code" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "note: the target is not ready" in proc.stdout
