@@ -33,6 +33,13 @@ def fill(path, **values: str) -> None:
     path.write_text(text)
 
 
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory):
+    """Our oauth-proxy, started once for this module (``run.py serve`` in a subprocess)."""
+    with live_server("oauth-proxy", tmp_path_factory.mktemp("proxy")) as base:
+        yield base
+
+
 def test_metadata_is_read_with_the_well_known_segment_before_the_issuer_path():
     """RFC 8414 §3.1: "the well-known URI string is inserted into the issuer identifier between the host
     component and the path component, if any"; OpenID discovery (appended) is tried next."""
@@ -41,42 +48,43 @@ def test_metadata_is_read_with_the_well_known_segment_before_the_issuer_path():
         "https://as.example/tenant1/.well-known/openid-configuration"]
 
 
-def test_profile_from_oauth_proxy_discovery_runs_with_no_error_once_filled(tmp_path):
+def test_profile_from_oauth_proxy_discovery_runs_with_no_error_once_filled(tmp_path, proxy):
     """init writes what discovery shows (issuer, login form fields, scopes) and TODO for the credentials;
     check refuses the TODOs (exit 2, naming the field); filled in, check plans the AS families and the
     conformance run has zero errors."""
     profile = tmp_path / "proxy.toml"
-    with live_server("oauth-proxy", tmp_path / "proxy") as base:
-        init = run("profile", "init", "--issuer", base, "--client-id", "frontend", "--redirect-uri",
-                   "http://localhost:8080/callback", "--name", "proxy", "--output", str(profile))
-        assert init.returncode == 0, init.stderr
-        assert "(2 TODO value(s) to fill in" in init.stderr
-        text = profile.read_text()
-        assert f"# from {base}/.well-known/oauth-authorization-server." in text
-        assert 'username_field = "username"  # read from the login form' in text
-        data = tomllib.loads(text)
-        assert data["authorization_server"]["issuer"] == base and data["authorization_server"]["scope"] == "me items"
-        todo = run("profile", "check", str(profile))
-        assert todo.returncode == 2
-        assert todo.stderr.startswith(f"error: {profile}: authorization_server.username: still TODO")
-        fill(profile, username="johndoe", password="secret")
-        check = run("profile", "check", str(profile))
-        assert check.returncode == 0, check.stderr
-        assert re.search(r"^  pkce\s+12/12\s+will run$", check.stdout, re.MULTILINE)
-        assert "not: the profile names no confidential client" in check.stdout
-        assert "26 not: the profile has no [resource] section" in check.stdout
-        review = run("conformance", "--target", str(profile), "--format", "json")
+    base = proxy
+    init = run("profile", "init", "--issuer", base, "--client-id", "frontend", "--redirect-uri",
+               "http://localhost:8080/callback", "--name", "proxy", "--output", str(profile))
+    assert init.returncode == 0, init.stderr
+    assert "(2 TODO value(s) to fill in" in init.stderr
+    text = profile.read_text()
+    assert f"# from {base}/.well-known/oauth-authorization-server." in text
+    assert 'username_field = "username"  # read from the login form' in text
+    data = tomllib.loads(text)
+    assert data["authorization_server"]["issuer"] == base and data["authorization_server"]["scope"] == "me items"
+    todo = run("profile", "check", str(profile))
+    assert todo.returncode == 2
+    assert todo.stderr.startswith(f"error: {profile}: authorization_server.username: still TODO")
+    fill(profile, username="johndoe", password="secret")
+    check = run("profile", "check", str(profile))
+    assert check.returncode == 0, check.stderr
+    assert re.search(r"^  pkce\s+12/12\s+will run$", check.stdout, re.MULTILINE)
+    assert "not: the profile names no confidential client" in check.stdout
+    assert "26 not: the profile has no [resource] section" in check.stdout
+    review = run("conformance", "--target", str(profile), "--format", "json")
     report = json.loads(review.stdout)
     assert report["summary"]["error"] == 0, [r for r in report["results"] if r["verdict"] == "error"]
     assert report["summary"]["pass"] >= 40
     assert review.returncode == 0, report["summary"]
 
 
-def test_resource_probe_records_the_challenge_and_leaves_the_key_as_todo(tmp_path):
+def test_resource_probe_records_the_challenge_and_leaves_the_key_as_todo(tmp_path, proxy):
     """RFC 6750 §3: "If the protected resource request does not include authentication credentials ... the
     resource server ... SHOULD NOT include an error code" and answers 401 with a Bearer challenge; init
     records what the API answered and leaves audience, subject and key to the user."""
-    with live_server("oauth-proxy", tmp_path / "proxy") as issuer, flawed_rs(tmp_path, RSFlaws()) as (api, _):
+    issuer = proxy
+    with flawed_rs(tmp_path, RSFlaws()) as (api, _):
         init = run("profile", "init", "--issuer", issuer, "--resource", f"{api}/users/me")
     assert init.returncode == 0, init.stderr
     assert f"probed at {api}/users/me: answered 401 without a token, WWW-Authenticate: Bearer" in init.stdout
@@ -149,26 +157,24 @@ def test_profile_from_node_oidc_provider_runs_with_no_error_once_filled(tmp_path
     assert report["summary"]["pass"] >= 30
 
 
-def test_init_never_overwrites_a_profile_without_force(tmp_path):
+def test_init_never_overwrites_a_profile_without_force(tmp_path, proxy):
     """A filled-in profile is not lost to a second init: exit 2 unless --force."""
     existing = tmp_path / "p.toml"
     existing.write_text("filled in\n")
-    with live_server("oauth-proxy", tmp_path / "proxy") as issuer:
-        again = run("profile", "init", "--issuer", issuer, "--output", str(existing))
-        assert again.returncode == 2 and "exists" in again.stderr and existing.read_text() == "filled in\n"
-        forced = run("profile", "init", "--issuer", issuer, "--output", str(existing), "--force")
+    again = run("profile", "init", "--issuer", proxy, "--output", str(existing))
+    assert again.returncode == 2 and "exists" in again.stderr and existing.read_text() == "filled in\n"
+    forced = run("profile", "init", "--issuer", proxy, "--output", str(existing), "--force")
     assert forced.returncode == 0 and existing.read_text().startswith("# Starter profile")
 
 
-def test_check_signs_in_and_reports_refused_credentials(tmp_path):
+def test_check_signs_in_and_reports_refused_credentials(tmp_path, proxy):
     """A profile whose user cannot sign in would turn every authorization-server scenario into an error:
     check says so in one line and exits 2."""
     profile = tmp_path / "proxy.toml"
-    with live_server("oauth-proxy", tmp_path / "proxy") as base:
-        assert run("profile", "init", "--issuer", base, "--client-id", "frontend", "--redirect-uri",
-                   "http://localhost:8080/callback", "--output", str(profile)).returncode == 0
-        fill(profile, username="johndoe", password="not-the-password")
-        proc = run("profile", "check", str(profile))
+    assert run("profile", "init", "--issuer", proxy, "--client-id", "frontend", "--redirect-uri",
+               "http://localhost:8080/callback", "--output", str(profile)).returncode == 0
+    fill(profile, username="johndoe", password="not-the-password")
+    proc = run("profile", "check", str(profile))
     assert proc.returncode == 2
     assert "signing in with the profile's user did not return a code" in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
