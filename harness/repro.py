@@ -24,7 +24,8 @@ def _request(ev: Any, reveal: bool) -> tuple[str, str, dict[str, str], str | Non
 
 
 def curl(ev: Any, reveal: bool = False) -> str:
-    """The curl command for one evidence record (``harness.evidence.evidence``); one line per option."""
+    """The curl command for one evidence record (``harness.evidence.evidence``), one line per option, after
+    a comment naming the probe."""
     method, url, headers, body, full = _request(ev, reveal)
     parts = ["curl -sS -i --globoff --path-as-is"]
     if method != "GET" or body:
@@ -36,9 +37,7 @@ def curl(ev: Any, reveal: bool = False) -> str:
     if body:
         parts.append(f"--data-binary {shlex.quote(body)}")
     command = " \\\n  ".join(parts)
-    return command if full else f"{SHORTENED_NOTE}\n{command}"
+    label = " ".join(str(ev.get("label") or "").split())
+    lines = ([f"# probe: {label}"] if label else []) + ([] if full else [SHORTENED_NOTE]) + [command]
+    return "\n".join(lines)
 
-
-def is_replayable(ev: Any) -> bool:
-    """Whether a revealed command can be built (the raw observation is still in memory)."""
-    return getattr(ev, "observation", None) is not None

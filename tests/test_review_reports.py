@@ -87,7 +87,7 @@ def test_revealed_curl_command_reproduces_the_accepted_forgery(tmp_path):
         assert "warning: --reveal" in proc.stderr
         repro = proc.stdout.split("repro:\n", 1)[1].split("\n\n")[0]
         command = "\n".join(line[6:] for line in repro.splitlines() if line.startswith("      "))
-        assert command.startswith("curl ") and "…" not in command
+        assert command.startswith("# probe: alg=none") and "\ncurl " in command and "…" not in command
         shown = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith("HTTP/1.1 200")

@@ -44,7 +44,7 @@ async def test_sarif_of_a_flawed_server_validates_with_one_result_per_finding(tm
         assert result["level"] == "error"
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
         assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == f"{base}/users/me"
-        assert "suppressions" not in result and result["properties"]["repro"][0].startswith("# tokens shortened")
+        assert "suppressions" not in result and "# tokens shortened" in result["properties"]["repro"][0]
     assert run["invocations"][0]["executionSuccessful"] is True
 
 

@@ -96,7 +96,9 @@ def collect(report: RunReport, advice: dict[str, dict] | None = None, reveal: bo
     for n, (r, _) in enumerate(rows, 1):
         rules = list(OrderedDict.fromkeys(getattr(p, "rule", "") for p in r.problems if getattr(p, "rule", "")))
         out.append(Finding(n, r, advice_for(r, advice), accepted_entry(report, r), rules,
-                           [clean(p, report) for p in r.problems[:MAX_PROBLEMS]],
+                           [clean(p, report) for p in r.problems[:MAX_PROBLEMS]]
+                           + ([f"… {len(r.problems) - MAX_PROBLEMS} more (the JSON report lists them all)"]
+                              if len(r.problems) > MAX_PROBLEMS else []),
                            [repro.curl(ev, reveal) for ev in r.evidence[:MAX_REPROS]]))
     return out
 
