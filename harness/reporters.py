@@ -23,6 +23,7 @@ problems are objects)::
                   "probes": n, "duration_ms": n,
                   "advice": {"impact", "remediation", "hints": [..]} | null,
                   "repro": ["curl ..."], "accepted": {"reason", "expires"} | null}],
+     "findings": [{"target", "id", "verdict", "severity", "accepted": bool}]   (most severe first),
      "baseline": {"accepted": n, "notes": [..]} | null,
      "not_applicable_rows": [{"id", "reason"}]}
 """
@@ -36,7 +37,7 @@ from collections import OrderedDict
 from typing import Any, Iterable
 
 from . import repro, sarif
-from .report.findings import FAMILY_TITLES, VERDICT_MARK, accepted_entry, family_title  # noqa: F401
+from .report.findings import FAMILY_TITLES, VERDICT_MARK, accepted_entry, collect, family_title  # noqa: F401
 from .report.findings import clean as _clean
 from .report.html import to_html
 from .report.markdown import to_markdown
@@ -75,6 +76,8 @@ def to_dict(report: RunReport, not_applicable: dict[str, str] | None = None,
         "summary": report.counts(),
         "targets": [{"name": t.name, "kind": t.kind, "base_url": t.base_url, "status": t.status,
                      "message": t.message, "capabilities": t.capabilities, "notes": t.notes} for t in report.targets],
+        "findings": [{"target": f.result.target, "id": f.result.id, "verdict": f.result.verdict,
+                      "severity": f.result.severity, "accepted": f.accepted is not None} for f in collect(report)],
         "results": [result_dict(r, report, advice) for r in report.results],
         "baseline": None if baseline is None else {"accepted": len(baseline.accepted), "notes": baseline.notes()},
         "not_applicable_rows": [{"id": k, "reason": v} for k, v in sorted((not_applicable or {}).items())],

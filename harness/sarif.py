@@ -2,7 +2,7 @@
 
 One rule per scenario of the run (summary, help with the remediation and its library hints, the RFC
 references, ``security-severity`` from the catalog's rating), one result per finding (vulnerability or
-deviation) at the level its severity maps to, located at the target URL that was probed. Findings accepted
+deviation, most severe first) at the level its severity maps to, located at the target URL that was probed. Findings accepted
 by a baseline carry an external suppression with the reason; errors (nothing verified) are tool execution
 notifications, not results. Tokens stay shortened (the evidence is secret-free).
 """
@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import repro
-from .report.findings import FINDING_VERDICTS, accepted_entry, clean
+from .report.findings import accepted_entry, clean, collect
 from .runner import Result, RunReport
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -75,8 +75,7 @@ def to_sarif_dict(report: RunReport, advice: dict | None = None) -> dict[str, An
             rules[r.id] = len(rule_objects)
             rule_objects.append(_rule(r, advice))
     bases = {t.name: t.base_url for t in report.targets}
-    results = [_result(r, rules[r.id], report, bases.get(r.target, "")) for r in report.results
-               if r.verdict in FINDING_VERDICTS]
+    results = [_result(f.result, rules[f.result.id], report, bases.get(f.result.target, "")) for f in collect(report)]
     notes = [{"level": "error", "message": {"text": f"{r.target}: {r.id}: not verified: "
                                                     f"{clean(r.reason or (r.problems or [''])[0], report)}"}}
              for r in report.results if r.verdict == "error"]

@@ -56,9 +56,11 @@ def test_json_schema_is_stable():
     d = json.loads(reporters.to_json(sample_report(), {"sig-jwe-x": "reason"}))
     assert d["schema_version"] == 2
     assert set(d) >= {"tool", "started", "duration_s", "jobs", "exit_code", "summary", "targets", "results",
-                      "baseline", "not_applicable_rows"}
+                      "findings", "baseline", "not_applicable_rows"}
     assert d["summary"] == {"pass": 1, "fail": 1, "deviation": 0, "error": 1, "not-applicable": 1}
     assert d["exit_code"] == 1
+    assert d["findings"] == [{"target": "demo", "id": "sig-alg-none", "verdict": "fail", "severity": "critical",
+                              "accepted": False}]
     r = d["results"][0]
     assert set(r) == {"target", "id", "family", "summary", "refs", "applies_to", "severity", "rated_severity",
                       "control", "verdict", "reason", "problems", "evidence", "probes", "duration_ms", "advice",
