@@ -145,6 +145,10 @@ def test_profile_from_node_oidc_provider_runs_with_no_error_once_filled(tmp_path
         text = profile.read_text()
         assert 'username_field = "login"  # read from the login form' in text
         assert f"# authorization_endpoint: {issuer}/auth" in text
+        with flawed_rs(tmp_path, RSFlaws()) as (api, _):
+            probed = run("profile", "init", "--issuer", issuer, "--resource", f"{api}/users/me")
+        # its JWK Set is served as application/jwk-set+json
+        assert 'algorithm = "RS256"  # the JWKS holds: keystore-CHANGE-ME (RSA/RS256)' in probed.stdout
         fill(profile, username="alice", password="any-password")
         profile.write_text(re.sub(r"^scope = .*$", 'scope = "me items"', profile.read_text(), flags=re.MULTILINE))
         assert run("profile", "check", str(profile)).returncode == 0
