@@ -136,13 +136,13 @@ def render(found: dict, name: str, client_id: str | None, redirect_uri: str | No
     lines += ["# A confidential client enables the client-authentication and client_credentials scenarios:",
               f'# confidential_client_id = "{TODO}"', f'# confidential_client_secret_env = "{TODO}_ENV_VAR_NAME"']
     if "resource" in found:
-        lines += _resource_lines(found)
+        lines += _resource_lines(found, client_id)
     if found["notes"]:
         lines += [""] + [f"# note: {n}" for n in found["notes"]]
     return "\n".join(lines) + "\n"
 
 
-def _resource_lines(found: dict) -> list[str]:
+def _resource_lines(found: dict, client_id: str | None) -> list[str]:
     r, issuer = found["resource"], found["issuer"]
     alg = _algorithm(found)
     bearer = r["challenge"].lower().startswith("bearer")
@@ -159,7 +159,10 @@ def _resource_lines(found: dict) -> list[str]:
               f'subject = "{TODO}: the sub of a valid test user"',
               '# typ = "at+jwt"  # if the API requires RFC 9068 access tokens',
               '# scoped_endpoint = "/TODO"  # a route that needs scoped_scope (together with it)',
-              '# scoped_scope = "TODO"', 'scope = ""  # TODO: the scopes a valid token for endpoint carries']
+              '# scoped_scope = "TODO"', 'scope = ""  # TODO: the scopes a valid token for endpoint carries',
+              "claims = { client_id = "
+              + (_q(client_id) if client_id else f'"{TODO}: the client the tokens are issued to"')
+              + " }  # RFC 9068 §2.2: client_id is REQUIRED in a JWT access token"]
     if found["meta"].get("jwks_uri"):
         lines.append(f"jwks_url = {_q(found['meta']['jwks_uri'])}")
     lines += ["# How the harness gets tokens the API trusts (exactly one):",

@@ -12,7 +12,9 @@ import sys
 
 import pytest
 import tomllib
+from pathlib import Path
 
+from cli.conformance import current_signing_key
 from cli.processes import stop
 from harness import askit
 
@@ -33,10 +35,16 @@ def fill(path, **values: str) -> None:
     path.write_text(text)
 
 
+PROXY_DIRS: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory):
-    """Our oauth-proxy, started once for this module (``run.py serve`` in a subprocess)."""
-    with live_server("oauth-proxy", tmp_path_factory.mktemp("proxy")) as base:
+    """Our oauth-proxy, started once for this module (``run.py serve`` in a subprocess); its directory (keys)
+    is ``PROXY_DIRS[url]``."""
+    directory = tmp_path_factory.mktemp("proxy")
+    with live_server("oauth-proxy", directory) as base:
+        PROXY_DIRS[base] = directory
         yield base
 
 
@@ -183,3 +191,29 @@ def test_check_signs_in_and_reports_refused_credentials(tmp_path, proxy):
     assert "signing in with the profile's user did not return a code" in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "note: the target is not ready" in proc.stdout
+
+
+def test_resource_profile_from_discovery_runs_against_backend4_with_no_error(tmp_path, proxy):
+    """With --resource, the [resource] table: issuer and JWKS from discovery, the algorithm from the JWKS,
+    client_id from --client-id (RFC 9068 §2.2: "client_id ... REQUIRED"); with audience, subject, scope and
+    the signing key filled in, the resource-server families run against backend4 with no error."""
+    port = free_port()
+    api = f"http://127.0.0.1:{port}"
+    profile = tmp_path / "api.toml"
+    with live_server("backend4", tmp_path / "b4", "--upstream-issuer", proxy, "--audience", api, port=port):
+        init = run("profile", "init", "--issuer", proxy, "--client-id", "frontend", "--redirect-uri",
+                   "http://localhost:8080/callback", "--resource", f"{api}/users/me", "--name", "api",
+                   "--output", str(profile))
+        assert init.returncode == 0, init.stderr
+        data = tomllib.loads(profile.read_text())
+        assert data["resource"]["claims"] == {"client_id": "frontend"} and data["resource"]["issuer"] == proxy
+        key = current_signing_key(PROXY_DIRS[proxy] / "keys")
+        fill(profile, username="johndoe", password="secret", audience=api, subject="johndoe",
+             private_key_file=str(key))
+        profile.write_text(re.sub(r'^scope = "".*$', 'scope = "me items"', profile.read_text(), flags=re.MULTILINE))
+        review = run("conformance", "--target", str(profile), "--format", "json",
+                     *[a for fam in ("sig", "key", "time", "aud", "iss") for a in ("--only", fam)])
+    report = json.loads(review.stdout)
+    assert report["summary"]["error"] == 0, [(r["id"], r["reason"]) for r in report["results"] if r["verdict"] == "error"]
+    assert report["summary"]["fail"] == 0 and report["summary"]["pass"] >= 30, report["summary"]
+    assert review.returncode == 0
