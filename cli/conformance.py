@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from . import color_enabled
+from . import color_enabled, review
 from .processes import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ TEMPLATES = ROOT / "conformance" / "targets"
 # Our servers in start order, with their profile template. backend4 trusts oauth-proxy, so it starts after it.
 OUR_SERVERS = ("backend", "backend2", "backend3", "oauth-proxy", "backend4")
 TEMPLATE_URLS = {"server": "http://127.0.0.1:9000", "proxy": "http://127.0.0.1:9001"}
-FORMATS = ("text", "json", "junit", "markdown", "html")
+FORMATS = ("text", "json", "junit", "markdown", "html", "sarif")
 
 
 def available_servers() -> list[str]:
@@ -242,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: several --format values need --output DIR", file=sys.stderr)
         return 2
     catalog = runner.select(CATALOG, args.only, args.skip, args.severity)
+    accepted = review.load_baseline(args)
     servers = None
     try:
         if args.target:
@@ -266,15 +267,17 @@ def run(args: argparse.Namespace) -> int:
         if servers is not None:
             servers.stop()
     report.fail_on = args.fail_on
+    report, advice = review.review(args, report, accepted)
     color = color_enabled(sys.stdout)
     if args.output:
         written = reporters.write_reports(report, [f for f in formats if f != "text"] or formats, args.output,
-                                          NOT_APPLICABLE)
-        sys.stdout.write(reporters.text(report, color=color, verbose=args.verbose))
+                                          NOT_APPLICABLE, advice=advice, reveal=args.reveal)
+        sys.stdout.write(reporters.text(report, color=color, verbose=args.verbose, advice=advice, reveal=args.reveal))
         for path in written:
             print(f"wrote {path}", file=sys.stderr)
     else:
-        sys.stdout.write(reporters.render(formats[0], report, NOT_APPLICABLE, color=color, verbose=args.verbose))
+        sys.stdout.write(reporters.render(formats[0], report, NOT_APPLICABLE, color=color, verbose=args.verbose,
+                                          advice=advice, reveal=args.reveal))
     return report.exit_code()
 
 
@@ -297,8 +300,9 @@ def register(sub) -> None:
     p.add_argument("--list", action="store_true", help="print the catalog (ids, refs, summaries) and exit; with --format markdown as a Markdown page")
     p.add_argument("--jobs", type=int, default=8, metavar="N", help="scenarios run concurrently (default 8)")
     p.add_argument("--format", action="append", choices=FORMATS, metavar="FMT",
-                   help="text|json|junit|markdown|html; repeatable with --output (default text)")
-    p.add_argument("--output", metavar="DIR", help="write the reports (conformance.json, .xml, .md, .html) here")
+                   help="text|json|junit|markdown|html|sarif; repeatable with --output (default text)")
+    p.add_argument("--output", metavar="DIR", help="write the reports (conformance.json, .xml, .md, .html, .sarif) here")
+    review.add_arguments(p)
     p.add_argument("--servers", action="append", metavar="NAME", help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true", help="also list not-applicable scenarios with reasons")
     p.set_defaults(func=run)

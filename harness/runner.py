@@ -311,6 +311,16 @@ class TargetRun:
             verdict, problems, ev, n, reason = await self.execute(s)
             return Result(s, self.target.name, verdict, problems, ev, reason, n, time.monotonic() - start)
 
+    async def close(self) -> None:
+        """Release what ``prepare`` opened (the resource-server kit, the authorization-server kit)."""
+        if self.rs is not None:
+            await self.rs.close()
+        close = getattr(self.as_kit, "close", None)
+        if close is not None:
+            res = close()
+            if inspect.isawaitable(res):
+                await res
+
     def set_phase(self, phase: str) -> None:
         """Controls can be lighter before the attacks (``kit.phase == "before"``) than after them."""
         if self.rs is not None:
@@ -409,13 +419,7 @@ async def run(targets: Sequence[Target], catalog: Sequence[Scenario], *, jobs: i
             try:
                 return await tr.run()
             finally:
-                if tr.rs is not None:
-                    await tr.rs.close()
-                close = getattr(tr.as_kit, "close", None)
-                if close is not None:
-                    res = close()
-                    if inspect.isawaitable(res):
-                        await res
+                await tr.close()
 
         for part in await asyncio.gather(*(one(tr) for tr in runs)):
             results += part
