@@ -8,7 +8,10 @@ import re
 from harness import checks, forge
 from harness.mutations import base_claims, base_header, listener_untouched, plant, rs, signed_or_tampered
 from harness.rskit import RSKit, random_marker
-from harness.scenario import Observation, Probe
+from harness.scenario import Observation, Probe, deviation, vulnerability
+
+DISCLOSURE_RULE = ("RFC 6750 §5.2 / RFC 8725 §3.10: error responses do not disclose token contents or implementation "
+                   "internals (SHOULD)")
 
 LIBRARY_NAMES = re.compile(r"pyjwt|jwt\.exceptions|python-jose|jwcrypto|jsonwebtoken|nimbus|jose4j|golang-jwt|"
                            r"InvalidSignatureError|ExpiredSignatureError|DecodeError|JWTError|JsonWebTokenError|"
@@ -20,10 +23,13 @@ COMMON_CLAIM_NAMES = ("iss", "sub", "aud", "picture", "website", "profile", "jku
 
 
 def _cache_private(obs: Observation) -> list[str]:
+    """RFC 6750 §2.3: "Server success (2XX status) responses to these requests SHOULD contain a Cache-Control header
+    with the private option"."""
     if obs.status is not None and 200 <= obs.status < 300:
         cc = ", ".join(obs.header_values("Cache-Control")).lower()
         if "private" not in cc:
-            return [f"a 2xx to a query-string token lacks Cache-Control: private (got {cc or 'none'!r})"]
+            return [deviation(f"a 2xx to a query-string token lacks Cache-Control: private (got {cc or 'none'!r})",
+                              "SHOULD", 'RFC 6750 §2.3: 2XX responses SHOULD contain Cache-Control "private"')]
     return checks.no_server_error(obs)
 
 
@@ -38,11 +44,14 @@ def _no_reflection(markers: list[str], token: str):
     def check(obs: Observation) -> list[str]:
         problems = checks.no_server_error(obs)
         hay = obs.body + "\n" + "\n".join(f"{k}: {v}" for k, v in obs.headers.items())
-        problems += [f"the response echoes the injected value {m[:24]}…" for m in markers if m in hay]
-        problems += ["the response echoes a segment of the token" for s in segments[:3] if s in hay][:1]
+        # a reflected marker shows the value was processed and echoed (injection surface): a vulnerability
+        problems += [vulnerability(f"the response echoes the injected value {m[:24]}…", rule="RFC 8725 §3.10")
+                     for m in markers if m in hay]
+        problems += [deviation("the response echoes a segment of the token", "SHOULD", DISCLOSURE_RULE)
+                     for s in segments[:3] if s in hay][:1]
         m = LIBRARY_NAMES.search(obs.body)
         if m:
-            problems.append(f"the error body names internals ({m.group(0)!r})")
+            problems.append(deviation(f"the error body names internals ({m.group(0)!r})", "SHOULD", DISCLOSURE_RULE))
         return problems
     return check
 

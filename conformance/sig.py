@@ -16,14 +16,40 @@ A1_KEY = "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcg
 A1_TOKEN = ("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9l"
             "eGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
 
-# Secrets tried by sig-hs-weak-key: tutorial and framework defaults, jwt_tool's jwt-common.txt favourites.
-WEAK_SECRETS = ("secret", "Secret", "SECRET", "secret123", "secretkey", "secret_key", "secret-key", "mysecret",
-                "my_secret", "supersecret", "topsecret", "password", "Password", "password123", "passw0rd",
-                "changeme", "changeit", "default", "key", "jwt", "jwt_secret", "jwtsecret", "jwt-secret", "token",
-                "test", "testing", "dev", "development", "admin", "root", "12345", "123456", "1234567890",
-                "qwerty", "letmein", "abc123", "your-256-bit-secret", "your-secret-key", "your_jwt_secret",
-                "shhhhh", "keyboard cat", "hello", "gfg_jwt_secret_key", "notasecret", "none", "null", "1", "0",
-                "a", "s3cr3t", "S3cr3t", "pass", "private", "public", "HS256", "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7")
+# Secrets tried by sig-hs-weak-key. Apps copy published secrets verbatim, so the list holds them beside the
+# dictionary words (RFC 8725 §3.5: "human-memorizable passwords MUST NOT be directly used as the key").
+PUBLISHED_SECRETS = (
+    # FastAPI docs, "OAuth2 with Password (and hashing), Bearer with JWT tokens": SECRET_KEY
+    "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7",
+    # jwt.io debugger's default HS256 secret (older and current debugger)
+    "your-256-bit-secret", "a-string-secret-at-least-256-bits-long",
+    # jsonwebtoken (auth0/node-jsonwebtoken) README: jwt.sign({ foo: 'bar' }, 'shhhhh')
+    "shhhhh",
+    # express-jwt README: expressjwt({ secret: "shhhhhhared-secret", algorithms: ["HS256"] })
+    "shhhhhhared-secret",
+    # Flask-JWT-Extended docs, basic usage: app.config["JWT_SECRET_KEY"] = "super-secret"  # Change this!
+    "super-secret",
+    # firebase/php-jwt README: $key = 'example_key';
+    "example_key",
+    # LoopBack 4 @loopback/authentication-jwt: TokenServiceConstants.TOKEN_SECRET_VALUE
+    "myjwts3cr3t",
+    # NestJS docs, Authentication recipe: jwtConstants.secret
+    "DO NOT USE THIS VALUE. INSTEAD, CREATE A COMPLEX SECRET AND KEEP IT SAFE OUTSIDE OF THE SOURCE CODE.",
+    # Supabase CLI local development stack: the default JWT_SECRET
+    "super-secret-jwt-token-with-at-least-32-characters-long",
+    # express-session README / countless Express samples
+    "keyboard cat",
+    # GeeksforGeeks JWT tutorials (Node and Python)
+    "gfg_jwt_secret_key",
+)
+# Dictionary words and framework placeholders (jwt_tool's jwt-common.txt favourites).
+COMMON_SECRETS = ("secret", "Secret", "SECRET", "secret123", "secretkey", "secret_key", "secret-key", "mysecret",
+                  "my_secret", "supersecret", "topsecret", "password", "Password", "password123", "passw0rd",
+                  "changeme", "changeit", "default", "key", "jwt", "jwt_secret", "jwtsecret", "jwt-secret", "token",
+                  "test", "testing", "dev", "development", "admin", "root", "12345", "123456", "1234567890",
+                  "qwerty", "letmein", "abc123", "your-secret-key", "your_jwt_secret", "hello", "notasecret",
+                  "none", "null", "1", "0", "a", "s3cr3t", "S3cr3t", "pass", "private", "public", "HS256")
+WEAK_SECRETS = PUBLISHED_SECRETS + COMMON_SECRETS
 
 
 def _control(kit: RSKit) -> list[Probe]:
@@ -232,6 +258,18 @@ def wrap_in_json_serialization(kit: RSKit) -> list[Probe]:
             Probe("compact with a forged payload under the original signature", mixed)]
 
 
+
+# RFC 8725 §3.1: libraries "MUST NOT use any other algorithms" than the caller's allow-list, and "each key MUST be
+# used with exactly one algorithm". A token signed by the TRUSTED key with another algorithm is no forgery (only
+# the key's holder can make it): accepted = a deviation (MUST), not a vulnerability.
+ALG_POLICY = checks.policy_refused('RFC 8725 §3.1: libraries MUST enable the caller to specify a supported set of '
+                                   'algorithms and MUST NOT use any other algorithms when performing cryptographic '
+                                   'operations')
+
+# Unless noted, every attack below carries a signature the trusted key did not make (none, empty, truncated,
+# tampered, keyed with public material, another key): RFC 7515 §5.2 "If any of the listed steps fails, then the
+# signature or MAC cannot be validated" and RFC 9068 §4 "MUST validate the signature": accepted = a vulnerability;
+# refused in another form = a deviation (checks.invalid_token).
 CONFUSION_REFS = ("RFC 8725 §2.1", "RFC 8725 §3.1", "CVE-2015-9235", "CVE-2016-10555")
 SCENARIOS = [
     rs("sig-valid-rs256-control", "A valid RS256 token T0 is accepted, before and after the attacks.",
@@ -280,9 +318,10 @@ SCENARIOS = [
     rs("sig-psychic-raw", "ES256/ES384 with all-zero raw signatures and r = s = n are rejected.",
        ("CVE-2022-21449",), "critical", sign_with_psychic_raw),
     rs("sig-alg-not-allowed", "A correct signature by the trusted key with an algorithm outside the allow-list "
-       "is rejected.", ("RFC 8725 §3.1", "RFC 7515 §5.2"), "high", sign_with_disallowed_alg, needs=("mint",)),
+       "is rejected.", ("RFC 8725 §3.1", "RFC 7515 §5.2"), "high", sign_with_disallowed_alg, expect=ALG_POLICY,
+       needs=("mint",)),
     rs("sig-alg-case", "A valid signature whose alg is spelled in another case is rejected.",
-       ("draft-8725bis", "RFC 7515 §4.1.1"), "high", change_alg_case, needs=("mint",)),
+       ("draft-8725bis", "RFC 7515 §4.1.1"), "high", change_alg_case, expect=ALG_POLICY, needs=("mint",)),
     rs("sig-alg-type-confusion", "Header members set to null/true/false/0/\"jwt_tool\" are rejected without a "
        "5xx.", ("RFC 7515 §4.1",), "medium", confuse_header_types),
     rs("sig-crit-unknown", "A validly signed token whose crit names an unknown extension is rejected.",

@@ -5,9 +5,15 @@ The field names are a public contract (see docs/readme/harness.md)::
     name = "backend4"
     kind = "resource-server"                 # or "authorization-server"
     base_url = "http://127.0.0.1:9000"
-    [resource]  endpoint, scoped_endpoint, scoped_scope, issuer, audience, algorithm, typ, subject, scope,
-                lifetime, claims, private_key_file | secret_file | secret_env | hosted_issuer, jwks_url,
+    [resource]  endpoint, scoped_endpoint, scoped_scope, issuer, audience, algorithm, typ, rfc9068, subject,
+                scope, lifetime, claims, private_key_file | secret_file | secret_env | hosted_issuer, jwks_url,
                 token_endpoint, username, password, client_id
+
+``issuer`` and ``audience`` are optional: minted tokens then carry no ``iss`` / ``aud`` (a FastAPI-tutorial
+style API verifies neither, and PyJWT refuses a token with an ``aud`` it was not told to expect). An issuer is
+a StringOrURI (RFC 7519 §4.1.1), not only a URL. ``rfc9068 = true`` declares an RFC 9068 resource server: the
+RS-side duties of RFC 9068 §4 (typ, iss, aud, exp, signature, the invalid_token error code) are then checked
+as the MUSTs they are. ``secret_file`` reads the common layouts (see ``read_secret_file``).
     [authorization_server]  issuer, client_id, redirect_uri, scope, username, password, username_field,
                 password_field, confidential_client_id, confidential_client_secret(_env)
 
@@ -48,6 +54,7 @@ class ResourceProfile:
     issuer: str | None = None
     audience: str | None = None
     typ: str | None = None
+    rfc9068: bool = False
     subject: str | None = None
     scope: str = ""
     lifetime: int = 300
@@ -155,7 +162,7 @@ class _Fields:
 
 
 def _toml_type(name: str) -> str:
-    return {"str": "string", "int": "integer", "dict": "table", "list": "array"}.get(name, name)
+    return {"str": "string", "int": "integer", "dict": "table", "list": "array", "bool": "boolean"}.get(name, name)
 
 
 def _check_url(f: _Fields, name: str, value: str | None) -> None:
@@ -166,19 +173,44 @@ def _check_url(f: _Fields, name: str, value: str | None) -> None:
         raise f.fail(name, f"must be an absolute http(s) URL, got {value!r}")
 
 
+def _check_string_or_uri(f: _Fields, name: str, value: str | None) -> None:
+    """RFC 7519 §2 StringOrURI: any string, but one containing a ':' MUST be a URI."""
+    if value is None:
+        return
+    if not value.strip():
+        raise f.fail(name, "must not be empty")
+    if ":" in value:
+        scheme = value.split(":", 1)[0]
+        if not scheme or not (scheme[0].isalpha() and all(c.isalnum() or c in "+-." for c in scheme)):
+            raise f.fail(name, f"must be a StringOrURI (RFC 7519 §2: a value containing ':' is a URI), got {value!r}")
+
+
 def _check_path(f: _Fields, name: str, value: str | None) -> None:
     if value is not None and not value.startswith("/") and "://" not in value:
         raise f.fail(name, f"must be a path starting with '/' or an absolute URL, got {value!r}")
 
 
+SECRET_NAMES = ("SECRET_KEY", "secret_key", "JWT_SECRET", "jwt_secret", "JWT_SECRET_KEY", "jwt_secret_key",
+                "secret", "SECRET", "key", "hs256_secret")
+
+
 def read_secret_file(path: Path) -> tuple[bytes, str | None]:
-    """The HMAC key of a secret file: our keys/secrets.json (first non-retired entry; the secret string's
-    UTF-8 bytes are the key) or a file holding the raw secret (a trailing newline is not part of it)."""
+    """The HMAC key of a secret file, in one of the common layouts (the secret string's UTF-8 bytes are the
+    key; a trailing newline is not part of it):
+
+    - our keys/secrets.json: ``{"hs256": [{"kid", "secret", "retired"}...]}`` (first non-retired entry);
+    - a JSON object with the secret under a usual name: ``{"SECRET_KEY": ...}`` (FastAPI tutorial, Django,
+      Flask), ``{"secret": ...}``, ``{"JWT_SECRET": ...}``, ``{"key": ...}`` (see ``SECRET_NAMES``);
+    - a file holding the raw secret (not JSON).
+
+    Anything else (JSON without one of these, an empty file) raises ValueError with one line saying why."""
     text = path.read_text(encoding="utf-8")
+    stripped = text.strip()
     try:
-        data = json.loads(text)
+        data = json.loads(stripped) if stripped[:1] in ("{", "[", '"') else None
+        is_json = data is not None
     except ValueError:
-        data = None
+        data, is_json = None, False
     if isinstance(data, dict) and "hs256" in data:
         entries = data["hs256"]
         if not isinstance(entries, list):
@@ -187,6 +219,17 @@ def read_secret_file(path: Path) -> tuple[bytes, str | None]:
             if isinstance(entry, dict) and entry.get("retired") is None and isinstance(entry.get("secret"), str):
                 return entry["secret"].encode("utf-8"), entry.get("kid")
         raise ValueError("no current (non-retired) secret in 'hs256'")
+    if isinstance(data, dict):
+        for name in SECRET_NAMES:
+            value = data.get(name)
+            if isinstance(value, str) and value:
+                return value.encode("utf-8"), None
+        raise ValueError(f"a JSON object without a secret string under {', '.join(SECRET_NAMES[:7])} or hs256 "
+                         f"(keys: {', '.join(sorted(map(str, data))[:6]) or 'none'})")
+    if isinstance(data, str) and data:
+        return data.encode("utf-8"), None
+    if is_json:
+        raise ValueError(f"JSON {type(data).__name__}, expected an object holding the secret")
     secret = text[:-1] if text.endswith("\n") else text
     secret = secret[:-1] if secret.endswith("\r") else secret
     if not secret:
@@ -220,14 +263,19 @@ def _resource(data: dict, source: Path | None) -> ResourceProfile:
     values["scope"] = f.get("scope", default="")
     values["lifetime"] = f.get("lifetime", int, default=300)
     values["claims"] = dict(f.get("claims", dict, default={}))
-    values["issuer"] = f.get("issuer", required=not opaque and not values["hosted_issuer"])
-    values["audience"] = f.get("audience", required=not opaque)
+    values["rfc9068"] = f.get("rfc9068", bool, default=False)
+    values["issuer"] = f.get("issuer")
+    values["audience"] = f.get("audience")
     values["subject"] = f.get("subject", required=not opaque)
     if values["lifetime"] <= 0:
         raise f.fail("lifetime", "must be a positive number of seconds")
-    for name in ("issuer", "audience", "jwks_url"):
-        if name != "audience":
-            _check_url(f, name, values[name])
+    _check_string_or_uri(f, "issuer", values["issuer"])
+    _check_string_or_uri(f, "audience", values["audience"])
+    _check_url(f, "jwks_url", values["jwks_url"])
+    if values["rfc9068"] and not opaque and not values["hosted_issuer"]:
+        for name in ("issuer", "audience"):
+            if not values[name]:
+                raise f.fail(name, "missing: rfc9068 = true needs it (RFC 9068 §2.2: every token carries iss and aud)")
     _check_path(f, "scoped_endpoint", values["scoped_endpoint"])
     _check_path(f, "token_endpoint", values["token_endpoint"])
     if bool(values["scoped_endpoint"]) != bool(values["scoped_scope"]):
