@@ -40,8 +40,12 @@ def put_audience_in_array(kit: RSKit) -> list[Probe]:
 
 
 def set_audience_array_without_target(kit: RSKit) -> list[Probe]:
-    return [Probe(f"aud = {v!r}", kit.mint(kit.claims(aud=v)))
-            for v in (["https://other"], [], [""], [None], [123])]
+    """Arrays that name another audience, nobody, or garbage. Where the profile names no audience, aud = [] is
+    left out: an empty audience names no one, which is the aud-less token such a target accepts by design (the
+    attack, replaying a token meant for another audience, needs a value)."""
+    values = (["https://other"], [], [""], [None], [123]) if kit.profile.audience else \
+        (["https://other"], [""], [None], [123])
+    return [Probe(f"aud = {v!r}", kit.mint(kit.claims(aud=v))) for v in values]
 
 
 def _near(value: str) -> list[tuple[str, str]]:

@@ -116,11 +116,15 @@ def confuse_claim_types(kit: RSKit) -> list[Probe]:
     # endpoint). jti and client_id are the issuer's duty (RFC 9068 §2.2): either answer passes.
     relied_on = {"sub", "aud"} | ({"iss"} if kit.profile.issuer else set()) | \
         ({"scope"} if kit.profile.scoped_endpoint else set())
+    # A scope that is not a string grants nothing: 401 invalid_token or 403 insufficient_scope both refuse it
+    # (scope is authorisation, not one of RFC 9068 §4's validation steps).
+    scope_refused = checks.any_of(expect, checks.insufficient_scope(""))
     for name in ("iss", "sub", "aud", "jti", "scope", "client_id"):
         if name in t0:
             for value in (None, True, False, 0):
+                judged = (scope_refused if name == "scope" else expect) if name in relied_on else EITHER
                 probes.append(Probe(f"{name}={json.dumps(value)}, re-signed", kit.mint({**t0, name: value}),
-                                    expect=expect if name in relied_on else EITHER))
+                                    expect=judged))
     # exp: RFC 7519 §4.1.4 "Its value MUST be a number containing a NumericDate value"; an exp that is not one
     # cannot be checked, so the token is refused. iat is informational (RFC 7519 §4.1.6): either answer.
     for name in ("exp",):
@@ -138,13 +142,17 @@ def duplicate_claims(kit: RSKit) -> list[Probe]:
     last member (and then refuse the bad value). Authorising on the first value is the bug."""
     t0 = kit.claims()
     body = json.dumps(t0, separators=(",", ":"))[:-1]
+    # RFC 7519 §4: "JWT parsers MUST either reject JWTs with duplicate Claim Names or use a JSON parser that returns
+    # only the lexically last duplicate member name". The last value is the foreign one, so either way: refused.
+    # (iss only where the profile names an issuer: a target that checks no issuer accepts any.)
     no_ok = checks.all_of(checks.rejected_without_crash)
     probes = [Probe("aud twice: valid first, https://other-rs.example last",
                     kit.mint(body + ',"aud":"https://other-rs.example"}'), expect=no_ok),
-              Probe("iss twice: valid first, https://evil.example last",
-                    kit.mint(body + ',"iss":"https://evil.example"}'), expect=no_ok),
               Probe("exp twice: valid first, expired last",
                     kit.mint(body + f',"exp":{_now() - 3600}}}'), expect=no_ok)]
+    if kit.profile.issuer:
+        probes.insert(1, Probe("iss twice: valid first, https://evil.example last",
+                               kit.mint(body + ',"iss":"https://evil.example"}'), expect=no_ok))
     p = kit.profile
     if p.scoped_endpoint and p.scoped_scope:
         narrow = " ".join(s for s in p.scope.split() if s not in p.scoped_scope.split())
@@ -168,12 +176,17 @@ def encode_claims_badly(kit: RSKit) -> list[Probe]:
     h = json.dumps(kit.header(), separators=(",", ":"))
     alg = kit.header()["alg"]
     bad_utf8 = c[:-1].encode() + b',"x":"\xff\xfe"}'
-    return [Probe("payload in UTF-16LE", kit.mint(c.encode("utf-16-le"), alg=alg)),
-            Probe("payload in UTF-16 with BOM", kit.mint(c.encode("utf-16"), alg=alg)),
+    # RFC 7519 §7.2 step 10 / RFC 8725 §3.7: the claims are "a UTF-8-encoded representation of a completely valid
+    # JSON object" (MUST). The same claims in UTF-16, signed by the trusted key, change nothing but the encoding:
+    # accepting them is a lenient decoder (a deviation), not a forgery. Invalid UTF-8 is refused the same way.
+    utf8 = checks.lenient("RFC 7519 §7.2: verify that the octet sequence is a UTF-8-encoded representation of a "
+                          "completely valid JSON object; RFC 8725 §3.7: MUST use UTF-8", error_check=checks.invalid_token)
+    return [Probe("payload in UTF-16LE", kit.mint(c.encode("utf-16-le"), alg=alg), expect=utf8),
+            Probe("payload in UTF-16 with BOM", kit.mint(c.encode("utf-16"), alg=alg), expect=utf8),
             Probe("payload with a UTF-8 BOM (RFC 8259 §8.1 MAY ignore it: either answer)",
                   kit.mint(b"\xef\xbb\xbf" + c.encode(), alg=alg), expect=BOM_EITHER),
-            Probe("payload with invalid UTF-8 bytes", kit.mint(bad_utf8, alg=alg)),
-            Probe("header in UTF-16LE", kit.mint(kit.claims(), h.encode("utf-16-le"), alg=alg))]
+            Probe("payload with invalid UTF-8 bytes", kit.mint(bad_utf8, alg=alg), expect=utf8),
+            Probe("header in UTF-16LE", kit.mint(kit.claims(), h.encode("utf-16-le"), alg=alg), expect=utf8)]
 
 
 def _needs_claim(kit: RSKit, name: str) -> None:

@@ -7,7 +7,7 @@ import json
 from harness import checks, forge
 from harness.mutations import base_claims, base_header, base_token, rs
 from harness.rskit import RSKit, random_marker
-from harness.scenario import NotApplicable, Probe
+from harness.scenario import NotApplicable, Probe, vulnerability
 
 # RFC 7515 Appendix A.1, used as a known answer: the forge must reproduce it byte for byte.
 A1_HEADER = '{"typ":"JWT",\r\n "alg":"HS256"}'
@@ -112,15 +112,21 @@ def sign_with_weak_secrets(kit: RSKit) -> list[Probe]:
 
 
 def check_own_secret_strength(kit: RSKit) -> list[str]:
-    """Offline half of sig-hs-weak-key: the target's HMAC key is not a known weak one and is >= 256 bits."""
+    """Offline half of sig-hs-weak-key: the target's HMAC key is not a published or common one, and is at least
+    256 bits (RFC 7518 §3.2: "A key of the same size as the hash output ... or larger MUST be used")."""
     key = kit.profile.signing_key
     if not kit.profile.hmac or not isinstance(key, (bytes, bytearray)):
         return []
     problems = []
     if bytes(key).decode("utf-8", "replace") in WEAK_SECRETS:
-        problems.append("the target's HS256 secret is in the common-secrets list (crackable offline)")
+        problems.append(vulnerability("the target's HMAC secret is a published or common one (in the weak-key list): "
+                                      "anyone can sign tokens it accepts",
+                                      rule="RFC 8725 §3.5: human-memorizable passwords MUST NOT be directly used as "
+                                           "the key to a keyed-MAC JWS algorithm"))
     if len(key) < 32:
-        problems.append(f"the target's HMAC key is {len(key)} bytes; RFC 7518 §3.2 requires >= 32 (256 bits)")
+        problems.append(vulnerability(f"the target's HMAC key is {len(key)} bytes",
+                                      rule="RFC 7518 §3.2: A key of the same size as the hash output (for instance, "
+                                           "256 bits for HS256) or larger MUST be used with this algorithm"))
     return problems
 
 

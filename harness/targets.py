@@ -1,6 +1,6 @@
 """Target profiles (TOML): what a target is, how the harness gets valid tokens for it, where it lives.
 
-The field names are a public contract (see docs/readme/harness.md)::
+The field names are a public contract (see docs/harness.md)::
 
     name = "backend4"
     kind = "resource-server"                 # or "authorization-server"
@@ -158,7 +158,7 @@ class _Fields:
     def reject_unknown(self) -> None:
         for name in self.data:
             if name not in self.used:
-                raise self.fail(name, "unknown field (check the spelling; see docs/readme/harness.md)")
+                raise self.fail(name, "unknown field (check the spelling; see docs/harness.md)")
 
 
 def _toml_type(name: str) -> str:
