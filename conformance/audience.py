@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 from harness import checks, forge
-from harness.mutations import rs
+from harness.mutations import rs, with_rules
 from harness.rskit import RSKit
 from harness.scenario import NotApplicable, Probe
 
@@ -193,3 +193,33 @@ NOT_APPLICABLE = {
     "sub-client-collision": "a property of the authorization server's client registration (it must refuse a "
                             "client_id equal to a user's sub); not observable from one resource-server profile",
 }
+
+# The sentence each expectation rests on, with its keyword (audited against the RFC text).
+_AUD = ("RFC 7519 §4.1.3: If the principal processing the claim does not identify itself with a value in the aud "
+        "claim when this claim is present, then the JWT MUST be rejected")
+_ISS = ("RFC 9068 §4: The issuer identifier for the authorization server MUST exactly match the value of the iss "
+        "claim; RFC 8725 §3.8: the application MUST reject a JWT whose keys do not belong to its issuer")
+RULES = {
+    "aud-mismatch": _AUD,
+    "aud-array-match": "RFC 7519 §4.1.3: In the general case, the aud value is an array of case-sensitive strings "
+                       "(no rule forbids accepting one that names the recipient: refusing is a deviation at most)",
+    "aud-array-nomatch": _AUD,
+    "aud-missing": "RFC 9068 §4: The JWT access token MUST be rejected if aud does not contain a resource indicator "
+                   "of the current resource server as a valid audience",
+    "aud-near-match": _AUD + "; RFC 7519 §2: StringOrURI values are compared as case-sensitive strings with no "
+                             "transformations or canonicalizations applied",
+    "iss-mismatch": _ISS,
+    "iss-near-match": _ISS + " (exactly: RFC 7519 §2 comparison without canonicalization)",
+    "iss-missing": _ISS,
+    "typ-id-token": 'RFC 9068 §4: The resource server MUST verify that the "typ" header value is "at+jwt" or '
+                    '"application/at+jwt" and reject tokens carrying any other value',
+    "typ-values": 'RFC 9068 §4: MUST verify that the typ header value is "at+jwt" or "application/at+jwt"; '
+                  "RFC 7515 §4.1.9: media type values compare case-insensitively",
+    "scope-insufficient": "RFC 6750 §3.1 insufficient_scope: The resource server SHOULD respond with the HTTP 403 "
+                          "(Forbidden) status code and MAY include the scope attribute (serving it is a "
+                          "vulnerability)",
+    "scope-boundary": "RFC 9068 §2.2.3 / RFC 6749 §3.3: scope is a list of space-delimited, case-sensitive strings; "
+                      "a look-alike MUST NOT grant the needed scope (RFC 6750 §3.1 insufficient_scope)",
+    "scope-tamper-unsigned": "RFC 7515 §5.2 / RFC 9068 §4: the signature MUST validate (401 invalid_token, not 403)",
+}
+SCENARIOS = with_rules(SCENARIOS, RULES)

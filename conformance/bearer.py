@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 
 from harness import checks, forge
-from harness.mutations import rs
+from harness.mutations import rs, with_rules
 from harness.rskit import RSKit
 from harness.scenario import NotApplicable, Observation, Probe, deviation
 
@@ -20,7 +20,7 @@ WRAPPED = checks.lenient('RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; 
 TWO_SPACES = checks.either(200, 400, 401)
 # RFC 9110 §11.1: "It uses a case-insensitive token to identify the authentication scheme".
 SCHEME_CASE = checks.accepts('RFC 9110 §11.1: "It uses a case-insensitive token to identify the authentication '
-                             'scheme"')
+                             'scheme" (no MUST: a refusal is a SHOULD deviation)', "SHOULD")
 # RFC 6750 §2.2 / §2.3 rules ("GET MUST NOT be used", form encoding, "MUST NOT use more than one method") bind the
 # CLIENT; they say nothing about what a server answers. Only a 5xx is reported.
 CLIENT_RULE = checks.either(200, 400, 401)
@@ -145,8 +145,9 @@ def move_token_to_cookie(kit: RSKit) -> list[Probe]:
             for name in ("access_token", "token", "jwt", "Authorization")]
 
 
-COOKIE_RULE = ("RFC 6750 §5.3: Don't store bearer tokens in cookies (a resource server that reads them from a cookie "
-               "invites it, and any site can then make the browser send them: cross-site request forgery)")
+COOKIE_RULE = ("RFC 6750 §5.3: Don't store bearer tokens in cookies (advice, SHOULD: a resource server that reads them "
+               "from a cookie invites it, and any site can then make the browser send them: cross-site request "
+               "forgery)")
 
 
 def COOKIE(obs: Observation) -> list[str]:
@@ -215,3 +216,24 @@ NOT_APPLICABLE = {
     "bearer-revoked": "revocation is triggered on the authorization server (tok-code-reuse-revokes on the AS side "
                       "checks the revoked token at the resource server)",
 }
+
+# The sentence each expectation rests on, with its keyword (audited against the RFC text).
+RULES = {
+    "bearer-no-auth": "RFC 6750 §3: MUST include the WWW-Authenticate response header field; §3.1: SHOULD NOT "
+                      "include an error code when the request lacks authentication information",
+    "bearer-challenge-format": 'RFC 6750 §3: SHOULD include the "error" attribute; the attributes MUST NOT appear '
+                               "more than once",
+    "bearer-malformed-header": 'RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; §3.1 invalid_request: SHOULD '
+                               "respond with 400",
+    "bearer-scheme-case": "RFC 9110 §11.1: It uses a case-insensitive token to identify the authentication scheme "
+                          "(no MUST: a refusal is a SHOULD deviation)",
+    "bearer-two-methods": TWO_METHODS_RULE + " (RFC 6750 §2's MUST NOT binds the client)",
+    "bearer-query": CACHE_RULE,
+    "bearer-body-rules": "RFC 6750 §2.2: the rules bind the client (no rule for the server: only a 5xx is reported)",
+    "bearer-wrong-scheme": "RFC 6750 §3: MUST include the WWW-Authenticate response header field",
+    "bearer-cookie-only": COOKIE_RULE,
+    "bearer-plain-http": "RFC 6750 §5.3: Always use TLS (https); RFC 6749 §10.3: Access token credentials MUST only "
+                         "be transmitted using TLS",
+    "bearer-persistence": "RFC 6750 §3.1: an invalid token is refused and a valid one keeps working",
+}
+SCENARIOS = with_rules(SCENARIOS, RULES)

@@ -16,7 +16,7 @@ import json
 import time
 
 from harness import checks
-from harness.mutations import rs
+from harness.mutations import rs, with_rules
 from harness.rskit import RSKit
 from harness.scenario import NotApplicable, Probe
 
@@ -227,3 +227,28 @@ SCENARIOS = [
     rs("claims-non-utf8", "Header or payload JSON in UTF-16, with a BOM or invalid UTF-8 is rejected.",
        ("RFC 8725 §2.6", "RFC 8725 §3.7"), "medium", encode_claims_badly, needs=MINT, family="claims"),
 ]
+
+# The sentence each expectation rests on, with its keyword (audited against the RFC text).
+RULES = {
+    "time-exp-past": "RFC 7519 §4.1.4: the JWT MUST NOT be accepted for processing on or after the exp time; "
+                     "RFC 9068 §4: The current time MUST be before the time represented by the exp claim",
+    "time-exp-leeway": "RFC 9068 §4: Implementers MAY provide for some small leeway, usually no more than a few "
+                       "minutes (MUST refuse beyond it; the catalog's bound is 30 s)",
+    "time-exp-missing": "RFC 9068 §4: The current time MUST be before the time represented by the exp claim",
+    "time-exp-type": "RFC 7519 §4.1.4: Its value MUST be a number containing a NumericDate value",
+    "time-nbf-future": "RFC 7519 §4.1.5: the JWT MUST NOT be accepted for processing before the nbf time",
+    "time-nbf-now": "RFC 7519 §4.1.5: the current date/time MUST be after or equal to the not-before date/time",
+    "time-iat-missing": "RFC 9068 §2.2: iat is REQUIRED of the issuer; no rule for the resource server (either answer)",
+    "time-iat-future": "RFC 7519 §4.1.6: iat can be used to determine the age of the JWT (no rule: either answer)",
+    "claims-required-missing": "RFC 9068 §2.2: sub, client_id, jti are REQUIRED of the issuer; no rule for the "
+                               "resource server (either answer)",
+    "claims-type-confusion": "RFC 7519 §4.1.2: sub is a case-sensitive string containing a StringOrURI value; "
+                             "§4.1.3: aud MUST identify the recipient; §4.1.4: exp MUST be a NumericDate",
+    "claims-duplicate-member": "RFC 7519 §4: JWT parsers MUST either reject JWTs with duplicate Claim Names or use "
+                               "a JSON parser that returns only the lexically last duplicate member name",
+    "claims-header-duplicate": "RFC 7515 §4: the JWS Parser MUST either reject JWSs with duplicate Header Parameter "
+                               "names or use a JSON parser that returns only the lexically last duplicate member name",
+    "claims-non-utf8": "RFC 7519 §7.2: Verify that the resulting octet sequence is a UTF-8-encoded representation "
+                       "of a completely valid JSON object (MUST; RFC 8259 §8.1: MAY ignore a BOM)",
+}
+SCENARIOS = with_rules(SCENARIOS, RULES)

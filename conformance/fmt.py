@@ -16,7 +16,7 @@ import json
 import secrets
 
 from harness import checks, forge
-from harness.mutations import rs
+from harness.mutations import rs, with_rules
 from harness.rskit import RSKit
 from harness.scenario import Probe, vulnerability
 
@@ -162,3 +162,18 @@ SCENARIOS = [
     rs("fmt-dos-size", "Huge tokens, many dots and deeply nested JSON are refused fast, no 5xx.",
        ("CVE-2025-30204",), "medium", inflate_token, expect=_dos_check, needs=("valid_token",)),
 ]
+
+# The sentence each expectation rests on, with its keyword (audited against the RFC text).
+RULES = {
+    "fmt-segments": "RFC 7519 §7.2: Verify that the JWT contains at least one period; a JWS has exactly three "
+                    "parts (RFC 7515 §7.1); a token without a signature MUST be rejected",
+    "fmt-base64-strict": "RFC 7515 §5.2: base64url-decode following the restriction that no line breaks, whitespace, "
+                         "or other additional characters have been used (MUST; lenient acceptance is a deviation)",
+    "fmt-whitespace": 'RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; RFC 7515 §5.2: no whitespace MUST have '
+                      "been used (the valid token with whitespace accepted: a deviation)",
+    "fmt-json-shape": "RFC 7519 §7.2: the header and the claims MUST be completely valid JSON objects",
+    "fmt-braces-non-ascii": "RFC 7515 §5.2: base64url only, no other characters (MUST); RFC 6750 §2.1 b64token",
+    "fmt-dos-size": "CVE-2025-30204: a token costs bounded work (no rule of an RFC; a slow answer is the attack "
+                    "getting through, a 5xx a robustness deviation)",
+}
+SCENARIOS = with_rules(SCENARIOS, RULES)

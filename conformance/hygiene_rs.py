@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from harness import checks, forge
-from harness.mutations import base_claims, base_header, listener_untouched, plant, rs, signed_or_tampered
+from harness.mutations import base_claims, base_header, listener_untouched, plant, rs, signed_or_tampered, with_rules
 from harness.rskit import RSKit, random_marker
 from harness.scenario import Observation, Probe, deviation, vulnerability
 
@@ -114,3 +114,17 @@ SCENARIOS = [
     rs("hyg-slow-response", "Injection payloads never make a response take 9 s or more.", ("RFC 8725 §3.10",),
        "high", send_injection_payloads, family="hyg"),
 ]
+
+# The sentence each expectation rests on, with its keyword (audited against the RFC text).
+RULES = {
+    "hyg-query-cache-private": 'RFC 6750 §2.3: Server success (2XX status) responses to these requests SHOULD '
+                               'contain a Cache-Control header with the "private" option',
+    "hyg-no-reflection": DISCLOSURE_RULE,
+    "hyg-oob-fetch": "RFC 8725 §3.10: blindly following a URL from the token could result in server-side request "
+                     "forgery (SSRF) attacks. Applications SHOULD protect against such attacks (a fetch observed is "
+                     "the attack getting through)",
+    "hyg-slow-response": "RFC 8725 §3.10: Applications should ensure that this does not create SQL or LDAP injection "
+                         "vulnerabilities (SHOULD; a delay as long as the injected sleep is the attack getting "
+                         "through)",
+}
+SCENARIOS = with_rules(SCENARIOS, RULES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from harness import checks, forge
-from harness.mutations import base_claims, base_header, listener_untouched, plant, rs
+from harness.mutations import base_claims, base_header, listener_untouched, plant, rs, with_rules
 from harness.rskit import RSKit
 from harness.scenario import Probe
 
@@ -169,3 +169,31 @@ NOT_APPLICABLE = {
     "key-rotation": "needs control over the authorization server's key set during the run; covered by the "
                     "servers' own rotation tests (tests/test_key_rotation_hs256.py, oauth-proxy JWKS tests)",
 }
+
+# The sentence each expectation rests on, with its keyword (audited against the RFC text).
+_KEYS = ("RFC 9068 §4: The resource server MUST use the keys provided by the authorization server; RFC 8725 §3.10: "
+         "Applications should ensure that [kid] does not create SQL or LDAP injection vulnerabilities by validating "
+         "and/or sanitizing the received value")
+_FETCH = ("RFC 9068 §4: The resource server MUST use the keys provided by the authorization server; RFC 8725 §3.10: "
+          "blindly following a jku header ... could result in server-side request forgery (SSRF) attacks. "
+          "Applications SHOULD protect against such attacks (a fetch observed is the attack getting through)")
+RULES = {
+    "key-kid-unknown": _KEYS,
+    "key-kid-empty": _KEYS,
+    "key-kid-traversal": _KEYS,
+    "key-kid-bad-path": _KEYS + "; error responses do not disclose file paths",
+    "key-kid-sqli": _KEYS,
+    "key-kid-cmd-injection": _KEYS,
+    "key-jku-spoof": _FETCH,
+    "key-jku-ssrf": _FETCH,
+    "key-x5u-spoof": _FETCH,
+    "key-jwk-embedded": "RFC 8725 §3.8 / RFC 9068 §4: the keys MUST belong to the issuer (a key embedded by the "
+                        "token's author is no proof)",
+    "key-x5c-embedded": "RFC 8725 §3.8 / RFC 9068 §4: the keys MUST belong to the issuer (a chain to no trusted "
+                        "anchor is no proof)",
+    "key-kid-absent": "RFC 7515 §4.1.4: kid is a hint; a forged token without kid is still refused (RFC 9068 §4: "
+                      "MUST validate the signature)",
+    "key-alg-binding": "RFC 8725 §3.1: each key MUST be used with exactly one algorithm (signed by the trusted key: "
+                       "a deviation)",
+}
+SCENARIOS = with_rules(SCENARIOS, RULES)

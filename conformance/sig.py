@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from harness import checks, forge
-from harness.mutations import base_claims, base_header, base_token, rs
+from harness.mutations import base_claims, base_header, base_token, rs, with_rules
 from harness.rskit import RSKit, random_marker
 from harness.scenario import NotApplicable, Probe, vulnerability
 
@@ -341,3 +341,49 @@ SCENARIOS = [
     rs("sig-json-serialization-polyglot", "JSON-serialised JWS and compact/JSON polyglots are rejected.",
        ("draft-8725bis", "CVE-2022-39227"), "high", wrap_in_json_serialization),
 ]
+
+# The sentence each expectation rests on, with its keyword (audited against the RFC text).
+_SIG = ("RFC 7515 §5.2: if any of the listed steps fails, then the signature or MAC cannot be validated; "
+        "RFC 9068 §4: the resource server MUST validate the signature of all incoming JWT access tokens")
+_CONFUSION = ("RFC 8725 §2.1 / §3.1: libraries MUST NOT use any algorithm other than the caller's, so a public key "
+              "is never an HMAC secret (MUST)")
+RULES = {
+    "sig-valid-rs256-control": "RFC 9068 §4: a token that passes every validation step is valid (MUST be accepted "
+                               "for the control to mean anything)",
+    "sig-valid-hs256-control": "RFC 9068 §4 and RFC 7515 Appendix A.1 (the forge's known answer)",
+    "sig-alg-none": 'RFC 9068 §4: The resource server MUST reject any JWT in which the value of "alg" is "none"',
+    "sig-alg-none-case": "RFC 7518 §3.6: Implementations that support Unsecured JWSs MUST NOT accept such objects as "
+                         "valid unless the application specifies that it is acceptable; RFC 7515 §4.1.1: alg is "
+                         "case-sensitive",
+    "sig-alg-none-keep-sig": 'RFC 9068 §4: MUST reject any JWT in which the value of "alg" is "none"',
+    "sig-null-signature": _SIG,
+    "sig-truncated-signature": _SIG,
+    "sig-payload-tamper": _SIG + "; RFC 8725 §3.10: injected values are not reflected",
+    "sig-hs-empty-key": _SIG,
+    "sig-hs-weak-key": "RFC 8725 §3.5: human-memorizable passwords MUST NOT be directly used as the key to a "
+                       "keyed-MAC JWS algorithm; RFC 7518 §3.2: a key of at least 256 bits MUST be used for HS256",
+    "sig-confusion-spki-pem": _CONFUSION,
+    "sig-confusion-pem-variants": _CONFUSION,
+    "sig-confusion-pkcs1-pem": _CONFUSION,
+    "sig-confusion-der-cert-jwk": _CONFUSION,
+    "sig-confusion-openssh": _CONFUSION,
+    "sig-confusion-hs384-512": _CONFUSION,
+    "sig-psychic-der": _SIG + " (an ECDSA signature with r = s = 0 is never valid: CVE-2022-21449)",
+    "sig-psychic-raw": _SIG + " (r, s MUST be in [1, n-1])",
+    "sig-alg-not-allowed": "RFC 8725 §3.1: MUST NOT use any other algorithms (signed by the trusted key: a deviation)",
+    "sig-alg-case": "RFC 7515 §4.1.1: alg is a case-sensitive ASCII string; RFC 8725 §3.1: MUST NOT use any other "
+                    "algorithms (signed by the trusted key: a deviation)",
+    "sig-alg-type-confusion": _SIG + " (the header no longer matches the signature)",
+    "sig-crit-unknown": "RFC 7515 §4.1.11: Recipients MUST understand and process the crit extensions; If any of the "
+                        "listed extension Header Parameters are not understood and supported by the recipient, then "
+                        "the JWS is invalid",
+    "sig-jwe-substitution": "RFC 8725 §3.3: all cryptographic operations used in the JWT MUST be validated and the "
+                            "entire JWT MUST be rejected if any of them fail (a JWE carries no signature)",
+    "sig-jwe-p2c": "draft-8725bis: reject PBES2 p2c above 1,200,000 (bounded work); RFC 9068 §4 MUST validate the "
+                   "signature (there is none)",
+    "sig-jwe-zip-bomb": "RFC 8725 §3.6: compression of data before encryption SHOULD NOT be used; the token is "
+                        "refused without inflating it",
+    "sig-json-serialization-polyglot": "RFC 7519 §1: JWTs are always represented using the JWS Compact Serialization "
+                                       "or the JWE Compact Serialization; RFC 7515 §5.2: the signature MUST validate",
+}
+SCENARIOS = with_rules(SCENARIOS, RULES)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Iterable
 
 from .expect import all_of, any_of, by_label  # noqa: F401 - part of this module's vocabulary
 from .scenario import Check, Observation, Problem, deviation, vulnerability

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
@@ -33,8 +31,10 @@ from typing import Any, Callable, Iterable, Sequence
 import aiohttp
 
 from . import askit, capabilities
+from .checks import ACCEPTED_RULE
 from .evidence import evidence
 from .listener import Listener
+from .progress import Progress
 from .rskit import RSKit, TargetUnavailable
 from .scenario import NotApplicable, Observation, Problem, Scenario, impact_of
 from .targets import Target
@@ -145,38 +145,6 @@ def unknown_selectors(catalog: Sequence[Scenario], names: Iterable[str]) -> list
     return [n for n in names if n not in ids and not (n.endswith("*") and any(i.startswith(n[:-1]) for i in ids))]
 
 
-class Progress:
-    """One self-rewriting line on stderr when it is a terminal (nothing otherwise). NO_COLOR respected."""
-
-    def __init__(self, total: int, stream: Any = None, enabled: bool | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.color = self.enabled and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-        self.total, self.done = total, 0
-        self.counts = {v: 0 for v in VERDICTS}
-
-    def add_total(self, n: int) -> None:
-        self.total += n
-
-    def update(self, result: Result) -> None:
-        self.done += 1
-        self.counts[result.verdict] += 1
-        if not self.enabled:
-            return
-        fail = f"{self.counts['fail']} fail"
-        if self.color and self.counts["fail"]:
-            fail = f"\x1b[31m{fail}\x1b[0m"
-        line = (f"\r[{self.done}/{self.total}] {self.counts['pass']} pass, {fail}, {self.counts['deviation']} dev, "
-                f"{self.counts['error']} error, {self.counts['not-applicable']} n/a  {result.target}: {result.id}")
-        self.stream.write(line[:160].ljust(100))
-        self.stream.flush()
-
-    def finish(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + " " * 120 + "\r")
-            self.stream.flush()
-
-
 class TargetRun:
     """Everything about one target during a run."""
 
@@ -248,12 +216,12 @@ class TargetRun:
         transport_only = True
         for obs, probs in observations:
             if probs:
-                problems += [self.judged(p).relabel(f"{obs.label}: {p}") if obs.label else self.judged(p)
+                problems += [self.judged(p, s).relabel(f"{obs.label}: {p}") if obs.label else self.judged(p, s)
                              for p in probs]
                 transport_only &= all(p.startswith("no response") for p in probs)
                 if len(ev) < MAX_EVIDENCE:
                     ev.append(evidence(obs, self.secrets, probs))
-        problems += [self.judged(p) for p in after_problems]
+        problems += [self.judged(p, s) for p in after_problems]
         if after_problems:
             transport_only = False
         if not observations and not after_problems and s.applies_to == "resource-server":
@@ -265,9 +233,12 @@ class TargetRun:
         verdict = "fail" if any(impact_of(p) == "vulnerability" for p in problems) else "deviation"
         return verdict, problems, ev, len(observations), ""
 
-    def judged(self, p: str) -> Problem:
-        """A check's problem as a ``Problem``, with RFC 9068 §4's stricter keyword for targets that declare it."""
+    def judged(self, p: str, s: Scenario | None = None) -> Problem:
+        """A check's problem as a ``Problem``: an acceptance without a rule of its own carries the scenario's rule;
+        RFC 9068 §4's stricter keyword applies for targets that declare it."""
         problem = _problem(p)
+        if s is not None and s.rule and problem.impact == "vulnerability" and problem.rule in ("", ACCEPTED_RULE):
+            problem = Problem(str(problem), problem.impact, problem.keyword, s.rule, problem.strict)
         return problem.strictly() if self.rfc9068 else problem
 
     async def run_one(self, s: Scenario, phase: str = "") -> Result:

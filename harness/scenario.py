@@ -148,6 +148,9 @@ class Scenario:
     after: Callable[..., list[str]] | None = None
     # Why this scenario exists, for the reports (one sentence on the attack; optional).
     rationale: str = ""
+    # The RFC sentence the expectation rests on, with its keyword ("RFC 7519 §4.1.4: ... MUST NOT be accepted
+    # for processing"). A vulnerability a check reports without a rule of its own carries this one.
+    rule: str = ""
 
 
 class NotApplicable(Exception):

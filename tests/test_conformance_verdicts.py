@@ -172,3 +172,12 @@ async def test_bare_challenge_is_info_unless_the_target_declares_rfc9068(tmp_pat
     assert (result.verdict, result.severity) == ("deviation", severity)
     assert result.problems[0].rule == (checks.RFC9068_ERROR_RULE if rfc9068 else checks.ERROR_RULE)
     assert report.exit_code() == (1 if rfc9068 else 0)  # --fail-on low: info deviations do not fail the run
+
+
+@pytest.mark.parametrize("scenario", [s for s in CATALOG if s.applies_to == "resource-server"], ids=lambda s: s.id)
+def test_every_rs_expectation_names_its_rfc_sentence_and_keyword(scenario):
+    """Each expectation rests on a sentence of an RFC (or a CVE) and its keyword decides the verdict."""
+    import re
+    assert re.search(r"RFC \d+ (§|Appendix )|CVE-\d{4}-\d+|draft-8725bis", scenario.rule), scenario.rule
+    assert re.search(r"\b(MUST|SHOULD|MAY|REQUIRED|no rule|either answer)\b", scenario.rule) or \
+        scenario.control, scenario.rule
