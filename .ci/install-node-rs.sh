@@ -3,6 +3,11 @@
 # Idempotent; fails loudly when node/npm are missing or the install fails.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+fi
 command -v node >/dev/null || { echo "install-node-rs: node is not installed (apt-get install nodejs npm)" >&2; exit 1; }
 command -v npm >/dev/null || { echo "install-node-rs: npm is not installed (apt-get install npm)" >&2; exit 1; }
 cd "$here/tests/calibration/node_rs"
