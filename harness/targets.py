@@ -6,7 +6,7 @@ The field names are a public contract (see docs/harness.md)::
     kind = "resource-server"                 # or "authorization-server"
     base_url = "http://127.0.0.1:9000"
     [resource]  endpoint, scoped_endpoint, scoped_scope, issuer, audience, algorithm, typ, rfc9068, subject,
-                scope, lifetime, claims, private_key_file | secret_file | secret_env | hosted_issuer, jwks_url,
+                scope, lifetime, leeway, claims, private_key_file | secret_file | secret_env | hosted_issuer, jwks_url,
                 token_endpoint, username, password, client_id
 
 ``issuer`` and ``audience`` are optional: minted tokens then carry no ``iss`` / ``aud`` (a FastAPI-tutorial
@@ -58,6 +58,7 @@ class ResourceProfile:
     subject: str | None = None
     scope: str = ""
     lifetime: int = 300
+    leeway: int = 300
     claims: dict = field(default_factory=dict)
     private_key_file: str | None = None
     secret_file: str | None = None
@@ -215,6 +216,9 @@ def _resource(data: dict, source: Path | None) -> ResourceProfile:
         values[name] = f.get(name)
     values["scope"] = f.get("scope", default="")
     values["lifetime"] = f.get("lifetime", int, default=300)
+    values["leeway"] = f.get("leeway", int, default=300)
+    if not 0 <= values["leeway"] <= 3600:
+        raise f.fail("leeway", "must be between 0 and 3600 seconds (the clock skew the target allows)")
     values["claims"] = dict(f.get("claims", dict, default={}))
     values["rfc9068"] = f.get("rfc9068", bool, default=False)
     values["issuer"] = f.get("issuer")
