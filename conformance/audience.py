@@ -99,7 +99,7 @@ def send_id_token(kit: RSKit) -> list[Probe]:
 
 
 def vary_typ(kit: RSKit) -> list[Probe]:
-    typ = kit.profile.typ or ""
+    typ = kit.profile.required_typ or ""
     base = typ.lower().removeprefix("application/")
     probes = [Probe(f"typ {v!r}", kit.mint(kit.claims(), kit.header(typ=v)))
               for v in ("JWT", "secevent+jwt", "dpop+jwt", "jwt", "at+jwt+x") if v.lower() != base]

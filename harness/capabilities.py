@@ -59,7 +59,7 @@ def resource_capabilities(r: Any) -> set[str]:
         caps |= {"mint", "hmac" if r.hmac else "asymmetric"}
     if r.scoped_endpoint:
         caps.add("scoped_endpoint")
-    if r.typ:
+    if r.required_typ:
         caps.add("typ")
     if r.scope.strip():
         caps.add("scope_claim")

@@ -79,6 +79,7 @@ def text(report: RunReport, color: bool = False, verbose: bool = False) -> str:
         info = next((t for t in report.targets if t.name == target), None)
         lines.append("")
         lines.append(f"== {target} ({info.base_url if info else ''})")
+        lines += [f"   note: {_clean(n, report)}" for n in (info.notes if info else [])]
         lines.append(f"   {'scenario':<{width}}  {'verdict':<7}  {'severity':<8}  refs")
         for r in results:
             if r.verdict == "not-applicable" and not verbose:

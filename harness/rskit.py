@@ -184,7 +184,7 @@ class RSKit:
     def header(self, drop: tuple[str, ...] = (), **changes: Any) -> dict:
         p = self.profile
         h: dict[str, Any] = {"alg": p.algorithm if not p.opaque else "RS256",
-                             "typ": p.typ or ("at+jwt" if p.rfc9068 else "JWT")}
+                             "typ": p.required_typ or "JWT"}
         if self.kid:
             h["kid"] = self.kid
         h.update(changes)

@@ -81,6 +81,11 @@ class ResourceProfile:
     def hmac(self) -> bool:
         return self.algorithm.startswith("HS")
 
+    @property
+    def required_typ(self) -> str | None:
+        """The typ the target requires: the profile's, or at+jwt for an RFC 9068 resource server (RFC 9068 §4)."""
+        return self.typ or ("at+jwt" if self.rfc9068 else None)
+
 
 @dataclass(frozen=True)
 class ASProfile:
