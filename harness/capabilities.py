@@ -25,7 +25,7 @@ NEED_REASONS = {
     "jwks": "the target's public keys are unknown (set jwks_url or private_key_file)",
     "scoped_endpoint": "the profile names no scoped_endpoint/scoped_scope",
     "narrow_token": "no token without the scoped scope could be made or obtained",
-    "typ": "the profile does not say which typ the target requires",
+    "typ": "the profile does not say which typ the target requires (typ, or rfc9068 = true)",
     "scope_claim": "valid tokens carry no scope (the profile's scope is empty)",
     "issuer": "the profile names no issuer (valid tokens carry no iss)",
     "audience": "the profile names no audience (valid tokens carry no aud)",

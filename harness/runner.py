@@ -214,6 +214,8 @@ class TargetRun:
         problems: list[str] = []
         ev: list[dict] = []
         transport_only = True
+        # what got through first (problems and evidence): a vulnerability is never buried under deviations
+        observations.sort(key=lambda o: not any(impact_of(p) == "vulnerability" for p in o[1]))
         for obs, probs in observations:
             if probs:
                 problems += [self.judged(p, s).relabel(f"{obs.label}: {p}") if obs.label else self.judged(p, s)
