@@ -5,7 +5,7 @@ import os
 import sys
 from typing import Any
 
-VERDICTS = ("pass", "fail", "deviation", "error", "not-applicable")
+from .scenario import VERDICTS
 
 
 class Progress:

@@ -36,11 +36,10 @@ from .evidence import evidence
 from .listener import Listener
 from .progress import Progress
 from .rskit import RSKit, TargetUnavailable
-from .scenario import NotApplicable, Observation, Problem, Scenario, impact_of
+from .scenario import VERDICTS, NotApplicable, Observation, Problem, Scenario, impact_of
 from .targets import Target
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-VERDICTS = ("pass", "fail", "deviation", "error", "not-applicable")
 MAX_EVIDENCE = 4
 # Families whose attacks are forgeries of the signature or the key: run even when the control failed, because
 # a target that rejects valid tokens may still ACCEPT a forged one (and that must be reported).

@@ -24,6 +24,7 @@ from typing import Any, Callable, Literal
 AppliesTo = Literal["resource-server", "authorization-server", "token-endpoint"]
 Severity = Literal["critical", "high", "medium", "low"]
 Verdict = Literal["pass", "fail", "deviation", "error", "not-applicable"]
+VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "deviation", "error", "not-applicable")
 
 
 @dataclass(frozen=True)
