@@ -105,14 +105,14 @@ def send_injection_payloads(kit: RSKit) -> list[Probe]:
 
 
 SCENARIOS = [
-    rs("hyg-query-cache-private", "A 2xx to a query-string token carries Cache-Control: private.", ("RFC 6750 §2.3",),
-       "low", send_token_in_query, needs=("valid_token",), family="hyg"),
-    rs("hyg-no-reflection", "Error responses never echo token contents, stack traces or library names.",
-       ("RFC 8725 §3.10",), "medium", inject_markers, family="hyg"),
-    rs("hyg-oob-fetch", "URLs planted in headers and claims are never fetched.", ("RFC 8725 §3.10",), "high",
-       plant_listener_urls, needs=("jwt", "listener"), family="hyg", after=listener_untouched("hyg-oob-fetch")),
-    rs("hyg-slow-response", "Injection payloads never make a response take 9 s or more.", ("RFC 8725 §3.10",),
-       "high", send_injection_payloads, family="hyg"),
+    rs(id="hyg-query-cache-private", summary="A 2xx to a query-string token carries Cache-Control: private.", refs=("RFC 6750 §2.3",),
+       severity="low", mutate=send_token_in_query, needs=("valid_token",), family="hyg"),
+    rs(id="hyg-no-reflection", summary="Error responses never echo token contents, stack traces or library names.",
+       refs=("RFC 8725 §3.10",), severity="medium", mutate=inject_markers, family="hyg"),
+    rs(id="hyg-oob-fetch", summary="URLs planted in headers and claims are never fetched.", refs=("RFC 8725 §3.10",), severity="high",
+       mutate=plant_listener_urls, needs=("jwt", "listener"), family="hyg", after=listener_untouched("hyg-oob-fetch")),
+    rs(id="hyg-slow-response", summary="Injection payloads never make a response take 9 s or more.", refs=("RFC 8725 §3.10",),
+       severity="high", mutate=send_injection_payloads, family="hyg"),
 ]
 
 # The sentence each expectation rests on, with its keyword (audited against the RFC text).

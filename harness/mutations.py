@@ -1,6 +1,7 @@
 """Primitives the catalog uses to express resource-server scenarios in a few lines each.
 
-``rs(...)`` builds a frozen resource-server Scenario; ``base_claims``/``base_header``/``resign`` give T0
+``rs(id=..., summary=..., refs=..., severity=..., mutate=...)`` builds a frozen resource-server Scenario
+(keyword arguments only, like ``Scenario`` itself); ``base_claims``/``base_header``/``resign`` give T0
 (minted, or decoded from the target-issued valid token) and re-sign a change when the harness can.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from .rskit import RSKit
 from .scenario import Check, NotApplicable, Probe, Scenario
 
 
-def rs(id: str, summary: str, refs: Iterable[str], severity: str, mutate: Callable[[RSKit], list[Probe]],
+def rs(*, id: str, summary: str, refs: Iterable[str], severity: str, mutate: Callable[[RSKit], list[Probe]],
        expect: Check = checks.invalid_token, needs: Iterable[str] = ("jwt",), family: str = "",
        control: bool = False, tags: Iterable[str] = (), after: Callable[[RSKit], list[str]] | None = None,
        rationale: str = "", rule: str = "") -> Scenario:

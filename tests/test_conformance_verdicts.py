@@ -103,8 +103,9 @@ async def _run(flaws: RSFlaws, scenarios, tmp_path, **kw):
 
 
 def _slow_scenario():
-    return rs("sig-slow-example", "A scenario that waits minutes.", ("RFC 6749 §4.1.2",), "low",
-              lambda kit: [Probe("T0", kit.mint(), expect=checks.ok)], needs=("mint",), tags=("slow",))
+    return rs(id="sig-slow-example", summary="A scenario that waits minutes.", refs=("RFC 6749 §4.1.2",),
+              severity="low", mutate=lambda kit: [Probe("T0", kit.mint(), expect=checks.ok)], needs=("mint",),
+              tags=("slow",))
 
 
 async def test_slow_scenarios_run_only_when_asked(tmp_path):
