@@ -156,35 +156,44 @@ def add_scope_unsigned(kit: RSKit) -> list[Probe]:
 
 
 SCENARIOS = [
-    rs(id="aud-mismatch", summary="A token for another audience is rejected.", refs=("RFC 9068 §4", "RFC 7519 §4.1.3", "RFC 8725 §3.9",
-                                                                      "RFC 9700 §2.3"), severity="critical", mutate=set_audience,
-       needs=MINT, family="aud"),
-    rs(id="aud-array-match", summary="aud as an array containing the target (or only it) is accepted.", refs=("RFC 7519 §4.1.3",),
-       severity="low", mutate=put_audience_in_array, expect=IN_AUDIENCE, needs=AUD, family="aud"),
-    rs(id="aud-array-nomatch", summary="aud arrays without the target ([\"other\"], [], [\"\"], [null], [123]) are rejected.",
-       refs=("RFC 9068 §4", "CVE-2020-26160"), severity="critical", mutate=set_audience_array_without_target, needs=MINT, family="aud"),
-    rs(id="aud-missing", summary="A token without aud is rejected (RFC 9068 resource servers).", refs=("RFC 9068 §4", "RFC 8725 §3.9"),
-       severity="critical", mutate=drop_audience, needs=AUD + ("rfc9068",), family="aud"),
-    rs(id="aud-near-match", summary="aud values near the target's (slash, case, suffix, prefix, scheme) are rejected.",
-       refs=("RFC 7519 §2", "RFC 9068 §4"), severity="high", mutate=set_near_audience, needs=AUD, family="aud"),
+    rs(id="aud-mismatch", summary="A token for another audience is rejected.",
+       refs=("RFC 9068 §4", "RFC 7519 §4.1.3", "RFC 8725 §3.9", "RFC 9700 §2.3"), severity="critical",
+       mutate=set_audience, needs=MINT, family="aud"),
+    rs(id="aud-array-match", summary="aud as an array containing the target (or only it) is accepted.",
+       refs=("RFC 7519 §4.1.3",), severity="low", mutate=put_audience_in_array, expect=IN_AUDIENCE, needs=AUD,
+       family="aud"),
+    rs(id="aud-array-nomatch", summary="aud arrays without the target ([\"other\"], [], [\"\"], [null], "
+       "[123]) are rejected.", refs=("RFC 9068 §4", "CVE-2020-26160"), severity="critical",
+       mutate=set_audience_array_without_target, needs=MINT, family="aud"),
+    rs(id="aud-missing", summary="A token without aud is rejected (RFC 9068 resource servers).",
+       refs=("RFC 9068 §4", "RFC 8725 §3.9"), severity="critical", mutate=drop_audience,
+       needs=AUD + ("rfc9068",), family="aud"),
+    rs(id="aud-near-match", summary="aud values near the target's (slash, case, suffix, prefix, scheme) are "
+       "rejected.", refs=("RFC 7519 §2", "RFC 9068 §4"), severity="high", mutate=set_near_audience, needs=AUD,
+       family="aud"),
     rs(id="iss-mismatch", summary="A token from another issuer (signed with the trusted key) is rejected.",
        refs=("RFC 9068 §4", "RFC 8725 §3.8"), severity="critical", mutate=set_issuer, needs=ISS, family="iss"),
-    rs(id="iss-near-match", summary="iss values near the issuer (substring, prefix, slash, case, extra path) are rejected.",
-       refs=("RFC 9068 §4", "CVE-2024-53861"), severity="high", mutate=set_near_issuer, needs=ISS, family="iss"),
-    rs(id="iss-missing", summary="A token without iss is rejected (RFC 9068 resource servers).", refs=("RFC 9068 §4", "RFC 9068 §2.2"),
-       severity="high", mutate=drop_issuer, needs=ISS + ("rfc9068",), family="iss"),
+    rs(id="iss-near-match", summary="iss values near the issuer (substring, prefix, slash, case, extra path) "
+       "are rejected.", refs=("RFC 9068 §4", "CVE-2024-53861"), severity="high", mutate=set_near_issuer,
+       needs=ISS, family="iss"),
+    rs(id="iss-missing", summary="A token without iss is rejected (RFC 9068 resource servers).",
+       refs=("RFC 9068 §4", "RFC 9068 §2.2"), severity="high", mutate=drop_issuer, needs=ISS + ("rfc9068",),
+       family="iss"),
     rs(id="typ-id-token", summary="An ID Token of the same issuer is not accepted as an access token.",
-       refs=("RFC 9068 §4", "RFC 9068 §5", "RFC 8725 §3.11"), severity="high", mutate=send_id_token, needs=MINT + ("typ",), family="typ"),
-    rs(id="typ-values", summary="Only the required typ (case-insensitive, with or without application/) is accepted.",
-       refs=("RFC 9068 §4", "RFC 8725 §3.11"), severity="medium", mutate=vary_typ, needs=MINT + ("typ",), family="typ"),
-    rs(id="scope-insufficient", summary="A valid token without the needed scope gets 403 insufficient_scope naming it.",
-       refs=("RFC 6750 §3.1",), severity="critical", mutate=drop_scope, expect=checks.insufficient_scope(""),
-       needs=("scoped_endpoint", "narrow_token"), family="scope"),
+       refs=("RFC 9068 §4", "RFC 9068 §5", "RFC 8725 §3.11"), severity="high", mutate=send_id_token,
+       needs=MINT + ("typ",), family="typ"),
+    rs(id="typ-values", summary="Only the required typ (case-insensitive, with or without application/) is "
+       "accepted.", refs=("RFC 9068 §4", "RFC 8725 §3.11"), severity="medium", mutate=vary_typ,
+       needs=MINT + ("typ",), family="typ"),
+    rs(id="scope-insufficient", summary="A valid token without the needed scope gets 403 insufficient_scope "
+       "naming it.", refs=("RFC 6750 §3.1",), severity="critical", mutate=drop_scope,
+       expect=checks.insufficient_scope(""), needs=("scoped_endpoint", "narrow_token"), family="scope"),
     rs(id="scope-boundary", summary="Look-alike, upper-case or array scopes do not satisfy the needed scope.",
-       refs=("RFC 9068 §2.2.3", "RFC 6749 §3.3"), severity="high", mutate=blur_scope_boundaries, needs=MINT + ("scoped_endpoint",),
+       refs=("RFC 9068 §2.2.3", "RFC 6749 §3.3"), severity="high", mutate=blur_scope_boundaries,
+       needs=MINT + ("scoped_endpoint",), family="scope"),
+    rs(id="scope-tamper-unsigned", summary="A scope added without re-signing gets 401 invalid_token, not "
+       "403.", refs=("RFC 8725 §3.3",), severity="critical", mutate=add_scope_unsigned, needs=("jwt",),
        family="scope"),
-    rs(id="scope-tamper-unsigned", summary="A scope added without re-signing gets 401 invalid_token, not 403.",
-       refs=("RFC 8725 §3.3",), severity="critical", mutate=add_scope_unsigned, needs=("jwt",), family="scope"),
 ]
 
 NOT_APPLICABLE = {

@@ -185,31 +185,36 @@ def replay_after_forgeries(kit: RSKit) -> list[Probe]:
 
 SCENARIOS = [
     rs(id="bearer-no-auth", summary="No credentials: 401 with a bare Bearer challenge and no error code.",
-       refs=("RFC 6750 §3", "RFC 6750 §3.1"), severity="medium", mutate=send_without_token, expect=checks.missing_token, needs=("resource",)),
-    rs(id="bearer-challenge-format", summary="An invalid token gets exactly one Bearer challenge with error=\"invalid_token\".",
-       refs=("RFC 6750 §3", "RFC 9068 §4"), severity="low", mutate=send_invalid_token, needs=("valid_token",)),
-    rs(id="bearer-malformed-header", summary="Malformed Bearer credentials get 400 invalid_request (or 401); two spaces are "
-       "valid.",
-       refs=("RFC 6750 §2.1", "RFC 6750 §3.1"), severity="low", mutate=malform_header, needs=("valid_token",)),
-    rs(id="bearer-scheme-case", summary="The Bearer scheme is matched case-insensitively.", refs=("RFC 9110 §11.1",), severity="low",
-       mutate=change_scheme_case, expect=checks.ok, needs=("valid_token",)),
-    rs(id="bearer-two-methods", summary="A token in the header and the query: 400 invalid_request where the query method is "
-       "supported; ignored otherwise.", refs=("RFC 6750 §2", "RFC 6750 §3.1"),
-       severity="low", mutate=send_token_twice, needs=("valid_token",)),
-    rs(id="bearer-query", summary="A token only in the query is not served (or served with Cache-Control: private).",
-       refs=("RFC 6750 §2.3", "RFC 9700 §2"), severity="medium", mutate=move_token_to_query, needs=("valid_token",)),
-    rs(id="bearer-body-rules", summary="Body tokens with GET, JSON or multipart never cause a 5xx (the rules bind the client).",
-       refs=("RFC 6750 §2.2",), severity="low",
-       mutate=move_token_to_body, needs=("valid_token",)),
-    rs(id="bearer-wrong-scheme", summary="Basic/Token/JWT/DPoP schemes, when refused, get a Bearer challenge.", refs=("RFC 6750 §3",),
-       severity="low",
-       mutate=use_wrong_scheme, needs=("valid_token",)),
-    rs(id="bearer-cookie-only", summary="A token only in a cookie is not accepted.", refs=("RFC 6750 §5.3",), severity="medium",
-       mutate=move_token_to_cookie, needs=("valid_token",)),
-    rs(id="bearer-plain-http", summary="The resource refuses tokens over plain http.", refs=("RFC 6749 §10.3", "RFC 6750 §5.3"), severity="high",
-       mutate=send_over_plain_http, needs=("valid_token",)),
-    rs(id="bearer-persistence", summary="After 100 forged tokens the valid one still works (before and after the attacks).",
-       refs=("RFC 6750 §3.1",), severity="high", mutate=replay_after_forgeries, needs=("valid_token",), control=True),
+       refs=("RFC 6750 §3", "RFC 6750 §3.1"), severity="medium", mutate=send_without_token,
+       expect=checks.missing_token, needs=("resource",)),
+    rs(id="bearer-challenge-format", summary="An invalid token gets exactly one Bearer challenge with "
+       "error=\"invalid_token\".", refs=("RFC 6750 §3", "RFC 9068 §4"), severity="low",
+       mutate=send_invalid_token, needs=("valid_token",)),
+    rs(id="bearer-malformed-header", summary="Malformed Bearer credentials get 400 invalid_request (or 401); "
+       "two spaces are valid.", refs=("RFC 6750 §2.1", "RFC 6750 §3.1"), severity="low",
+       mutate=malform_header, needs=("valid_token",)),
+    rs(id="bearer-scheme-case", summary="The Bearer scheme is matched case-insensitively.",
+       refs=("RFC 9110 §11.1",), severity="low", mutate=change_scheme_case, expect=checks.ok,
+       needs=("valid_token",)),
+    rs(id="bearer-two-methods", summary="A token in the header and the query: 400 invalid_request where the "
+       "query method is supported; ignored otherwise.", refs=("RFC 6750 §2", "RFC 6750 §3.1"), severity="low",
+       mutate=send_token_twice, needs=("valid_token",)),
+    rs(id="bearer-query", summary="A token only in the query is not served (or served with Cache-Control: "
+       "private).", refs=("RFC 6750 §2.3", "RFC 9700 §2"), severity="medium", mutate=move_token_to_query,
+       needs=("valid_token",)),
+    rs(id="bearer-body-rules", summary="Body tokens with GET, JSON or multipart never cause a 5xx (the rules "
+       "bind the client).", refs=("RFC 6750 §2.2",), severity="low", mutate=move_token_to_body,
+       needs=("valid_token",)),
+    rs(id="bearer-wrong-scheme", summary="Basic/Token/JWT/DPoP schemes, when refused, get a Bearer "
+       "challenge.", refs=("RFC 6750 §3",), severity="low", mutate=use_wrong_scheme, needs=("valid_token",)),
+    rs(id="bearer-cookie-only", summary="A token only in a cookie is not accepted.", refs=("RFC 6750 §5.3",),
+       severity="medium", mutate=move_token_to_cookie, needs=("valid_token",)),
+    rs(id="bearer-plain-http", summary="The resource refuses tokens over plain http.",
+       refs=("RFC 6749 §10.3", "RFC 6750 §5.3"), severity="high", mutate=send_over_plain_http,
+       needs=("valid_token",)),
+    rs(id="bearer-persistence", summary="After 100 forged tokens the valid one still works (before and after "
+       "the attacks).", refs=("RFC 6750 §3.1",), severity="high", mutate=replay_after_forgeries,
+       needs=("valid_token",), control=True),
 ]
 
 NOT_APPLICABLE = {

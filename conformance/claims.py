@@ -196,38 +196,46 @@ def _needs_claim(kit: RSKit, name: str) -> None:
 
 
 SCENARIOS = [
-    rs(id="time-exp-past", summary="An expired token (exp one hour ago) is rejected.", refs=("RFC 7519 §4.1.4", "RFC 9068 §4"), severity="critical",
-       mutate=expire_token, needs=MINT, family="time"),
-    rs(id="time-exp-leeway", summary="exp is honoured with at most the profile's skew (default a few minutes): 30 s beyond it "
-       "is rejected, 10 s ahead accepted.",
-       refs=("RFC 7519 §4.1.4", "RFC 9068 §4"), severity="high", mutate=move_expiry_around_leeway, needs=MINT, family="time"),
+    rs(id="time-exp-past", summary="An expired token (exp one hour ago) is rejected.",
+       refs=("RFC 7519 §4.1.4", "RFC 9068 §4"), severity="critical", mutate=expire_token, needs=MINT,
+       family="time"),
+    rs(id="time-exp-leeway", summary="exp is honoured with at most the profile's skew (default a few "
+       "minutes): 30 s beyond it is rejected, 10 s ahead accepted.", refs=("RFC 7519 §4.1.4", "RFC 9068 §4"),
+       severity="high", mutate=move_expiry_around_leeway, needs=MINT, family="time"),
     # RFC 9068 §4 (an RFC 9068 resource server): "The current time MUST be before the time represented by the
     # exp claim" — a token without exp cannot satisfy it. RFC 7519 §4.1.4 makes exp OPTIONAL otherwise.
-    rs(id="time-exp-missing", summary="A token without exp is rejected (RFC 9068 resource servers).", refs=("RFC 9068 §4", "RFC 9068 §2.2"),
-       severity="high", mutate=drop_claim("exp"), needs=RFC9068, family="time"),
-    rs(id="time-exp-type", summary="exp as a string, null, boolean, array, 1e400 or object is rejected without a 5xx.",
-       refs=("RFC 7519 §4.1.4",), severity="high", mutate=mistype_expiry, needs=MINT, family="time"),
-    rs(id="time-nbf-future", summary="A token not valid before an hour from now is rejected.", refs=("RFC 7519 §4.1.5",), severity="high",
-       mutate=set_future_nbf, needs=MINT, family="time"),
-    rs(id="time-nbf-now", summary="A token with nbf = now is accepted.", refs=("RFC 7519 §4.1.5",), severity="low", mutate=set_nbf_now,
-       expect=NBF_NOW, needs=MINT, family="time"),
+    rs(id="time-exp-missing", summary="A token without exp is rejected (RFC 9068 resource servers).",
+       refs=("RFC 9068 §4", "RFC 9068 §2.2"), severity="high", mutate=drop_claim("exp"), needs=RFC9068,
+       family="time"),
+    rs(id="time-exp-type", summary="exp as a string, null, boolean, array, 1e400 or object is rejected "
+       "without a 5xx.", refs=("RFC 7519 §4.1.4",), severity="high", mutate=mistype_expiry, needs=MINT,
+       family="time"),
+    rs(id="time-nbf-future", summary="A token not valid before an hour from now is rejected.",
+       refs=("RFC 7519 §4.1.5",), severity="high", mutate=set_future_nbf, needs=MINT, family="time"),
+    rs(id="time-nbf-now", summary="A token with nbf = now is accepted.", refs=("RFC 7519 §4.1.5",),
+       severity="low", mutate=set_nbf_now, expect=NBF_NOW, needs=MINT, family="time"),
     # RFC 9068 §2.2: iat is REQUIRED of the issuer; no rule for the resource server: either answer passes.
-    rs(id="time-iat-missing", summary="A token without iat is accepted or refused, without a 5xx (the issuer's duty).",
-       refs=("RFC 9068 §2.2",), severity="medium", mutate=drop_claim("iat"), expect=EITHER, needs=MINT, family="time"),
+    rs(id="time-iat-missing", summary="A token without iat is accepted or refused, without a 5xx (the "
+       "issuer's duty).", refs=("RFC 9068 §2.2",), severity="medium", mutate=drop_claim("iat"), expect=EITHER,
+       needs=MINT, family="time"),
     # RFC 7519 §4.1.6: iat "can be used to determine the age of the JWT"; no rule to refuse a future one.
-    rs(id="time-iat-future", summary="A token issued an hour in the future is accepted or refused, without a 5xx (policy).",
-       refs=("RFC 7519 §4.1.6",), severity="low", mutate=set_future_iat, expect=EITHER, needs=MINT, family="time"),
-    rs(id="claims-required-missing", summary="Tokens without sub, client_id or jti (each in turn) get no 5xx (the issuer's "
-       "duty, RFC 9068 §2.2).",
-       refs=("RFC 9068 §2.2", "RFC 9068 §4"), severity="high", mutate=drop_required_claims, needs=MINT, family="claims"),
-    rs(id="claims-type-confusion", summary="Claims of the wrong JSON type are rejected, signed or not, without a 5xx.",
-       refs=("RFC 7519 §4.1", "RFC 9068 §2.2"), severity="medium", mutate=confuse_claim_types, needs=MINT, family="claims"),
-    rs(id="claims-duplicate-member", summary="A claim given twice (valid value first) is never authorised on the first value.",
-       refs=("RFC 7519 §4",), severity="high", mutate=duplicate_claims, needs=MINT, family="claims"),
-    rs(id="claims-header-duplicate", summary='A header with alg twice (then "none") is rejected.', refs=("RFC 7515 §4",), severity="high",
-       mutate=duplicate_header_alg, needs=MINT, family="claims"),
-    rs(id="claims-non-utf8", summary="Header or payload JSON in UTF-16, with a BOM or invalid UTF-8 is rejected.",
-       refs=("RFC 8725 §2.6", "RFC 8725 §3.7"), severity="medium", mutate=encode_claims_badly, needs=MINT, family="claims"),
+    rs(id="time-iat-future", summary="A token issued an hour in the future is accepted or refused, without a "
+       "5xx (policy).", refs=("RFC 7519 §4.1.6",), severity="low", mutate=set_future_iat, expect=EITHER,
+       needs=MINT, family="time"),
+    rs(id="claims-required-missing", summary="Tokens without sub, client_id or jti (each in turn) get no 5xx "
+       "(the issuer's duty, RFC 9068 §2.2).", refs=("RFC 9068 §2.2", "RFC 9068 §4"), severity="high",
+       mutate=drop_required_claims, needs=MINT, family="claims"),
+    rs(id="claims-type-confusion", summary="Claims of the wrong JSON type are rejected, signed or not, "
+       "without a 5xx.", refs=("RFC 7519 §4.1", "RFC 9068 §2.2"), severity="medium",
+       mutate=confuse_claim_types, needs=MINT, family="claims"),
+    rs(id="claims-duplicate-member", summary="A claim given twice (valid value first) is never authorised on "
+       "the first value.", refs=("RFC 7519 §4",), severity="high", mutate=duplicate_claims, needs=MINT,
+       family="claims"),
+    rs(id="claims-header-duplicate", summary="A header with alg twice (then \"none\") is rejected.",
+       refs=("RFC 7515 §4",), severity="high", mutate=duplicate_header_alg, needs=MINT, family="claims"),
+    rs(id="claims-non-utf8", summary="Header or payload JSON in UTF-16, with a BOM or invalid UTF-8 is "
+       "rejected.", refs=("RFC 8725 §2.6", "RFC 8725 §3.7"), severity="medium", mutate=encode_claims_badly,
+       needs=MINT, family="claims"),
 ]
 
 # The sentence each expectation rests on, with its keyword (audited against the RFC text).

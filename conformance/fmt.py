@@ -150,17 +150,22 @@ def inflate_token(kit: RSKit) -> list[Probe]:
 
 SCENARIOS = [
     rs(id="fmt-segments", summary="Tokens with 2, 4, 6 or empty segments are refused (400/401), no 5xx.",
-       refs=("RFC 7519 §7.2", "RFC 6750 §2.1"), severity="medium", mutate=vary_segment_count, expect=MALFORMED, needs=("valid_token",)),
+       refs=("RFC 7519 §7.2", "RFC 6750 §2.1"), severity="medium", mutate=vary_segment_count,
+       expect=MALFORMED, needs=("valid_token",)),
     rs(id="fmt-base64-strict", summary="Padding, the standard base64 alphabet, '*' and '%' are refused.",
-       refs=("RFC 7515 §2", "draft-8725bis"), severity="medium", mutate=loosen_base64, expect=MALFORMED, needs=("valid_token",)),
-    rs(id="fmt-whitespace", summary="Spaces or tabs inside a segment are refused.", refs=("RFC 7519 §7.2",), severity="medium",
-       mutate=insert_whitespace, expect=MALFORMED, needs=("valid_token",)),
-    rs(id="fmt-json-shape", summary="Header/payload that decode to invalid JSON or a non-object are refused, no 5xx.",
-       refs=("RFC 7519 §7.2",), severity="medium", mutate=break_json_shape, expect=MALFORMED, needs=("jwt",)),
-    rs(id="fmt-braces-non-ascii", summary="Tokens containing braces, quotes or non-ASCII characters are refused.",
-       refs=("draft-8725bis",), severity="medium", mutate=add_braces_and_unicode, expect=MALFORMED, needs=("valid_token",)),
+       refs=("RFC 7515 §2", "draft-8725bis"), severity="medium", mutate=loosen_base64, expect=MALFORMED,
+       needs=("valid_token",)),
+    rs(id="fmt-whitespace", summary="Spaces or tabs inside a segment are refused.", refs=("RFC 7519 §7.2",),
+       severity="medium", mutate=insert_whitespace, expect=MALFORMED, needs=("valid_token",)),
+    rs(id="fmt-json-shape", summary="Header/payload that decode to invalid JSON or a non-object are refused, "
+       "no 5xx.", refs=("RFC 7519 §7.2",), severity="medium", mutate=break_json_shape, expect=MALFORMED,
+       needs=("jwt",)),
+    rs(id="fmt-braces-non-ascii", summary="Tokens containing braces, quotes or non-ASCII characters are "
+       "refused.", refs=("draft-8725bis",), severity="medium", mutate=add_braces_and_unicode,
+       expect=MALFORMED, needs=("valid_token",)),
     rs(id="fmt-dos-size", summary="Huge tokens, many dots and deeply nested JSON are refused fast, no 5xx.",
-       refs=("CVE-2025-30204",), severity="medium", mutate=inflate_token, expect=_dos_check, needs=("valid_token",)),
+       refs=("CVE-2025-30204",), severity="medium", mutate=inflate_token, expect=_dos_check,
+       needs=("valid_token",)),
 ]
 
 # The sentence each expectation rests on, with its keyword (audited against the RFC text).

@@ -105,14 +105,16 @@ def send_injection_payloads(kit: RSKit) -> list[Probe]:
 
 
 SCENARIOS = [
-    rs(id="hyg-query-cache-private", summary="A 2xx to a query-string token carries Cache-Control: private.", refs=("RFC 6750 §2.3",),
-       severity="low", mutate=send_token_in_query, needs=("valid_token",), family="hyg"),
-    rs(id="hyg-no-reflection", summary="Error responses never echo token contents, stack traces or library names.",
-       refs=("RFC 8725 §3.10",), severity="medium", mutate=inject_markers, family="hyg"),
-    rs(id="hyg-oob-fetch", summary="URLs planted in headers and claims are never fetched.", refs=("RFC 8725 §3.10",), severity="high",
-       mutate=plant_listener_urls, needs=("jwt", "listener"), family="hyg", after=listener_untouched("hyg-oob-fetch")),
-    rs(id="hyg-slow-response", summary="Injection payloads never make a response take 9 s or more.", refs=("RFC 8725 §3.10",),
-       severity="high", mutate=send_injection_payloads, family="hyg"),
+    rs(id="hyg-query-cache-private", summary="A 2xx to a query-string token carries Cache-Control: private.",
+       refs=("RFC 6750 §2.3",), severity="low", mutate=send_token_in_query, needs=("valid_token",),
+       family="hyg"),
+    rs(id="hyg-no-reflection", summary="Error responses never echo token contents, stack traces or library "
+       "names.", refs=("RFC 8725 §3.10",), severity="medium", mutate=inject_markers, family="hyg"),
+    rs(id="hyg-oob-fetch", summary="URLs planted in headers and claims are never fetched.",
+       refs=("RFC 8725 §3.10",), severity="high", mutate=plant_listener_urls, needs=("jwt", "listener"),
+       family="hyg", after=listener_untouched("hyg-oob-fetch")),
+    rs(id="hyg-slow-response", summary="Injection payloads never make a response take 9 s or more.",
+       refs=("RFC 8725 §3.10",), severity="high", mutate=send_injection_payloads, family="hyg"),
 ]
 
 # The sentence each expectation rests on, with its keyword (audited against the RFC text).

@@ -133,32 +133,34 @@ def sign_with_other_alg_for_key(kit: RSKit) -> list[Probe]:
 
 
 SCENARIOS = [
-    rs(id="key-kid-unknown", summary="A token whose kid is unknown, signed by another key, is rejected (no fallback key).",
-       refs=("RFC 9068 §4", "RFC 8725 §3.8"), severity="high", mutate=set_unknown_kid),
-    rs(id="key-kid-empty", summary='kid "" with an HMAC under the empty key is rejected.', refs=("RFC 8725 §3.10",), severity="critical",
-       mutate=set_empty_kid),
+    rs(id="key-kid-unknown", summary="A token whose kid is unknown, signed by another key, is rejected (no "
+       "fallback key).", refs=("RFC 9068 §4", "RFC 8725 §3.8"), severity="high", mutate=set_unknown_kid),
+    rs(id="key-kid-empty", summary="kid \"\" with an HMAC under the empty key is rejected.",
+       refs=("RFC 8725 §3.10",), severity="critical", mutate=set_empty_kid),
     rs(id="key-kid-traversal", summary="kid path traversal to /dev/null (empty HMAC key) is rejected.",
        refs=("RFC 8725 §3.10",), severity="critical", mutate=set_traversal_kid),
-    rs(id="key-kid-bad-path", summary="kid /invalid_path is rejected with a generic message (no path, no stack trace).",
-       refs=("RFC 8725 §3.10",), severity="medium", mutate=set_bad_path_kid, expect=GENERIC),
-    rs(id="key-kid-sqli", summary="kid SQL injection selecting the key '1' is rejected.", refs=("RFC 8725 §2.9", "RFC 8725 §3.10"),
-       severity="critical", mutate=set_sqli_kid),
-    rs(id="key-kid-cmd-injection", summary="kid command injection is rejected at normal latency, without contacting the "
-       "listener.", refs=("RFC 8725 §3.10",), severity="critical", mutate=set_command_kid,
+    rs(id="key-kid-bad-path", summary="kid /invalid_path is rejected with a generic message (no path, no "
+       "stack trace).", refs=("RFC 8725 §3.10",), severity="medium", mutate=set_bad_path_kid, expect=GENERIC),
+    rs(id="key-kid-sqli", summary="kid SQL injection selecting the key '1' is rejected.",
+       refs=("RFC 8725 §2.9", "RFC 8725 §3.10"), severity="critical", mutate=set_sqli_kid),
+    rs(id="key-kid-cmd-injection", summary="kid command injection is rejected at normal latency, without "
+       "contacting the listener.", refs=("RFC 8725 §3.10",), severity="critical", mutate=set_command_kid,
        after=listener_untouched("key-kid-cmd-injection")),
-    rs(id="key-jku-spoof", summary="A jku pointing at a harness JWKS is ignored: rejected, and never fetched.",
-       refs=("RFC 8725 §3.10",), severity="critical", mutate=point_jku_at_harness, after=listener_untouched("key-jku-spoof")),
-    rs(id="key-jku-ssrf", summary="jku/x5u pointing at loopback, metadata and file URLs cause no fetch and are rejected.",
-       refs=("draft-8725bis", "RFC 8725 §3.10"), severity="high", mutate=point_jku_at_internal_hosts,
-       after=listener_untouched("key-jku-ssrf")),
-    rs(id="key-x5u-spoof", summary="An x5u pointing at a harness certificate is ignored: rejected, never fetched.",
-       refs=("RFC 8725 §3.10",), severity="critical", mutate=point_x5u_at_harness, after=listener_untouched("key-x5u-spoof")),
+    rs(id="key-jku-spoof", summary="A jku pointing at a harness JWKS is ignored: rejected, and never "
+       "fetched.", refs=("RFC 8725 §3.10",), severity="critical", mutate=point_jku_at_harness,
+       after=listener_untouched("key-jku-spoof")),
+    rs(id="key-jku-ssrf", summary="jku/x5u pointing at loopback, metadata and file URLs cause no fetch and "
+       "are rejected.", refs=("draft-8725bis", "RFC 8725 §3.10"), severity="high",
+       mutate=point_jku_at_internal_hosts, after=listener_untouched("key-jku-ssrf")),
+    rs(id="key-x5u-spoof", summary="An x5u pointing at a harness certificate is ignored: rejected, never "
+       "fetched.", refs=("RFC 8725 §3.10",), severity="critical", mutate=point_x5u_at_harness,
+       after=listener_untouched("key-x5u-spoof")),
     rs(id="key-jwk-embedded", summary="A token carrying its own jwk header (signed by that key) is rejected.",
        refs=("RFC 8725 §3.8", "CVE-2018-0114"), severity="critical", mutate=embed_jwk),
-    rs(id="key-x5c-embedded", summary="A token carrying its own x5c chain is rejected.", refs=("RFC 8725 §3.8", "RFC 9068 §4"),
-       severity="critical", mutate=embed_x5c),
-    rs(id="key-kid-absent", summary="A forged token without kid is rejected; a trusted one without kid gets 200 or 401, "
-       "never 5xx.", refs=("RFC 8725 §3.8",), severity="high", mutate=drop_kid),
+    rs(id="key-x5c-embedded", summary="A token carrying its own x5c chain is rejected.",
+       refs=("RFC 8725 §3.8", "RFC 9068 §4"), severity="critical", mutate=embed_x5c),
+    rs(id="key-kid-absent", summary="A forged token without kid is rejected; a trusted one without kid gets "
+       "200 or 401, never 5xx.", refs=("RFC 8725 §3.8",), severity="high", mutate=drop_kid),
     rs(id="key-alg-binding", summary="The trusted key used with another algorithm of its family is rejected.",
        refs=("RFC 8725 §3.1",), severity="high", mutate=sign_with_other_alg_for_key, needs=("mint",)),
 ]

@@ -278,68 +278,80 @@ ALG_POLICY = checks.policy_refused('RFC 8725 §3.1: libraries MUST enable the ca
 # refused in another form = a deviation (checks.invalid_token).
 CONFUSION_REFS = ("RFC 8725 §2.1", "RFC 8725 §3.1", "CVE-2015-9235", "CVE-2016-10555")
 SCENARIOS = [
-    rs(id="sig-valid-rs256-control", summary="A valid RS256 token T0 is accepted, before and after the attacks.",
-       refs=("RFC 9068 §4",), severity="high", mutate=_control, expect=checks.ok, needs=("mint", "asymmetric"), family="sig", control=True),
-    rs(id="sig-valid-hs256-control", summary="A valid HS256 token T0 is accepted, before and after the attacks "
-       "(and the forge reproduces RFC 7515 Appendix A.1).", refs=("RFC 9068 §4", "RFC 7515 Appendix A.1"), severity="high", mutate=_control, expect=checks.ok,
+    rs(id="sig-valid-rs256-control", summary="A valid RS256 token T0 is accepted, before and after the "
+       "attacks.", refs=("RFC 9068 §4",), severity="high", mutate=_control, expect=checks.ok,
+       needs=("mint", "asymmetric"), family="sig", control=True),
+    rs(id="sig-valid-hs256-control", summary="A valid HS256 token T0 is accepted, before and after the "
+       "attacks (and the forge reproduces RFC 7515 Appendix A.1).",
+       refs=("RFC 9068 §4", "RFC 7515 Appendix A.1"), severity="high", mutate=_control, expect=checks.ok,
        needs=("mint", "hmac"), family="sig", control=True),
     rs(id="sig-alg-none", summary="A token with alg none and an empty signature is rejected.",
-       refs=("RFC 9068 §4", "RFC 8725 §2.1", "RFC 8725 §3.2", "CVE-2022-23540"), severity="critical", mutate=send_alg_none),
-    rs(id="sig-alg-none-case", summary="alg None/NONE/nOnE/noNE is rejected (no case-insensitive block-list).",
-       refs=("RFC 8725 §3.1", "draft-8725bis"), severity="critical", mutate=vary_alg_none_case),
+       refs=("RFC 9068 §4", "RFC 8725 §2.1", "RFC 8725 §3.2", "CVE-2022-23540"), severity="critical",
+       mutate=send_alg_none),
+    rs(id="sig-alg-none-case", summary="alg None/NONE/nOnE/noNE is rejected (no case-insensitive "
+       "block-list).", refs=("RFC 8725 §3.1", "draft-8725bis"), severity="critical",
+       mutate=vary_alg_none_case),
     rs(id="sig-alg-none-keep-sig", summary="alg none with the original signature still attached is rejected.",
        refs=("RFC 9068 §4", "RFC 8725 §3.2"), severity="critical", mutate=keep_signature_with_alg_none),
-    rs(id="sig-null-signature", summary="The original header and payload with an empty signature are rejected.",
-       refs=("CVE-2020-28042", "RFC 7515 §5.2"), severity="critical", mutate=drop_signature),
+    rs(id="sig-null-signature", summary="The original header and payload with an empty signature are "
+       "rejected.", refs=("CVE-2020-28042", "RFC 7515 §5.2"), severity="critical", mutate=drop_signature),
     rs(id="sig-truncated-signature", summary="A signature missing its last 4 characters is rejected.",
        refs=("RFC 7515 §5.2",), severity="critical", mutate=truncate_signature),
-    rs(id="sig-payload-tamper", summary="A changed payload under the original signature is rejected, and injected claim "
-       "values are never reflected.", refs=("RFC 8725 §3.3", "RFC 7515 §5.2"), severity="critical", mutate=tamper_payload),
+    rs(id="sig-payload-tamper", summary="A changed payload under the original signature is rejected, and "
+       "injected claim values are never reflected.", refs=("RFC 8725 §3.3", "RFC 7515 §5.2"),
+       severity="critical", mutate=tamper_payload),
     rs(id="sig-hs-empty-key", summary="An HMAC computed with the empty key is rejected.",
        refs=("CVE-2019-20933", "CVE-2020-28637"), severity="critical", mutate=sign_with_empty_key),
-    rs(id="sig-hs-weak-key", summary="Tokens HMAC-signed with common secrets are rejected; the target's own secret is not "
-       "one of them and is at least 256 bits.", refs=("RFC 8725 §2.2", "RFC 8725 §3.5", "RFC 7518 §3.2", "CVE-2020-1764"),
-       severity="critical", mutate=sign_with_weak_secrets, after=check_own_secret_strength),
-    rs(id="sig-confusion-spki-pem", summary="HS256 keyed with the target's public key as published SPKI PEM is rejected.",
-       refs=CONFUSION_REFS, severity="critical", mutate=_confusion(("spki-pem",), ("HS256",)), needs=("jwt", "jwks")),
-    rs(id="sig-confusion-pem-variants", summary="HS256 keyed with PEM variants of the public key (no trailing newline, CRLF, "
-       "one line, prefixed bytes) is rejected.", refs=CONFUSION_REFS + ("CVE-2023-48223", "CVE-2026-34950",
-                                                                    "GHSA-ww5h-9m49-7xx4"),
-       severity="critical", mutate=_confusion(("pem-variants",), ("HS256",)), needs=("jwt", "jwks")),
+    rs(id="sig-hs-weak-key", summary="Tokens HMAC-signed with common secrets are rejected; the target's own "
+       "secret is not one of them and is at least 256 bits.",
+       refs=("RFC 8725 §2.2", "RFC 8725 §3.5", "RFC 7518 §3.2", "CVE-2020-1764"), severity="critical",
+       mutate=sign_with_weak_secrets, after=check_own_secret_strength),
+    rs(id="sig-confusion-spki-pem", summary="HS256 keyed with the target's public key as published SPKI PEM "
+       "is rejected.", refs=CONFUSION_REFS, severity="critical", mutate=_confusion(("spki-pem",), ("HS256",)),
+       needs=("jwt", "jwks")),
+    rs(id="sig-confusion-pem-variants", summary="HS256 keyed with PEM variants of the public key (no "
+       "trailing newline, CRLF, one line, prefixed bytes) is rejected.",
+       refs=CONFUSION_REFS + ("CVE-2023-48223", "CVE-2026-34950", "GHSA-ww5h-9m49-7xx4"), severity="critical",
+       mutate=_confusion(("pem-variants",), ("HS256",)), needs=("jwt", "jwks")),
     rs(id="sig-confusion-pkcs1-pem", summary="HS256 keyed with the PKCS#1 PEM of the public key is rejected.",
-       refs=CONFUSION_REFS + ("CVE-2017-11424",), severity="critical", mutate=_confusion(("pkcs1-pem",), ("HS256",)),
-       needs=("jwt", "jwks")),
-    rs(id="sig-confusion-der-cert-jwk", summary="HS256 keyed with the DER, an X.509 certificate or the JWK text of the public "
-       "key is rejected.", refs=CONFUSION_REFS + ("CVE-2024-33663", "CVE-2024-37568"), severity="critical",
-       mutate=_confusion(("der-cert-jwk",), ("HS256",)), needs=("jwt", "jwks")),
+       refs=CONFUSION_REFS + ("CVE-2017-11424",), severity="critical",
+       mutate=_confusion(("pkcs1-pem",), ("HS256",)), needs=("jwt", "jwks")),
+    rs(id="sig-confusion-der-cert-jwk", summary="HS256 keyed with the DER, an X.509 certificate or the JWK "
+       "text of the public key is rejected.", refs=CONFUSION_REFS + ("CVE-2024-33663", "CVE-2024-37568"),
+       severity="critical", mutate=_confusion(("der-cert-jwk",), ("HS256",)), needs=("jwt", "jwks")),
     rs(id="sig-confusion-openssh", summary="HS256 keyed with the OpenSSH public key line is rejected.",
-       refs=CONFUSION_REFS + ("CVE-2022-29217", "CVE-2024-33663"), severity="critical", mutate=_confusion(("openssh",), ("HS256",)),
-       needs=("jwt", "jwks")),
-    rs(id="sig-confusion-hs384-512", summary="Every key-confusion variant with alg HS384 and HS512 is rejected.",
-       refs=CONFUSION_REFS, severity="critical",
+       refs=CONFUSION_REFS + ("CVE-2022-29217", "CVE-2024-33663"), severity="critical",
+       mutate=_confusion(("openssh",), ("HS256",)), needs=("jwt", "jwks")),
+    rs(id="sig-confusion-hs384-512", summary="Every key-confusion variant with alg HS384 and HS512 is "
+       "rejected.", refs=CONFUSION_REFS, severity="critical",
        mutate=_confusion(("spki-pem", "pem-variants", "pkcs1-pem", "der-cert-jwk", "openssh"), ("HS384", "HS512")),
        needs=("jwt", "jwks")),
     rs(id="sig-psychic-der", summary="ES256 with the DER signature r = s = 0 is rejected.",
        refs=("CVE-2022-21449",), severity="critical", mutate=sign_with_psychic_der),
     rs(id="sig-psychic-raw", summary="ES256/ES384 with all-zero raw signatures and r = s = n are rejected.",
        refs=("CVE-2022-21449",), severity="critical", mutate=sign_with_psychic_raw),
-    rs(id="sig-alg-not-allowed", summary="A correct signature by the trusted key with an algorithm outside the allow-list "
-       "is rejected.", refs=("RFC 8725 §3.1", "RFC 7515 §5.2"), severity="high", mutate=sign_with_disallowed_alg, expect=ALG_POLICY,
-       needs=("mint",)),
+    rs(id="sig-alg-not-allowed", summary="A correct signature by the trusted key with an algorithm outside "
+       "the allow-list is rejected.", refs=("RFC 8725 §3.1", "RFC 7515 §5.2"), severity="high",
+       mutate=sign_with_disallowed_alg, expect=ALG_POLICY, needs=("mint",)),
     rs(id="sig-alg-case", summary="A valid signature whose alg is spelled in another case is rejected.",
-       refs=("draft-8725bis", "RFC 7515 §4.1.1"), severity="high", mutate=change_alg_case, expect=ALG_POLICY, needs=("mint",)),
-    rs(id="sig-alg-type-confusion", summary="Header members set to null/true/false/0/\"jwt_tool\" are rejected without a "
-       "5xx.", refs=("RFC 7515 §4.1",), severity="medium", mutate=confuse_header_types),
-    rs(id="sig-crit-unknown", summary="A validly signed token whose crit names an unknown extension is rejected.",
-       refs=("RFC 7515 §4.1.11", "CVE-2025-59420", "CVE-2026-32597"), severity="medium", mutate=add_unknown_crit, needs=("mint",)),
+       refs=("draft-8725bis", "RFC 7515 §4.1.1"), severity="high", mutate=change_alg_case, expect=ALG_POLICY,
+       needs=("mint",)),
+    rs(id="sig-alg-type-confusion", summary="Header members set to null/true/false/0/\"jwt_tool\" are "
+       "rejected without a 5xx.", refs=("RFC 7515 §4.1",), severity="medium", mutate=confuse_header_types),
+    rs(id="sig-crit-unknown", summary="A validly signed token whose crit names an unknown extension is "
+       "rejected.", refs=("RFC 7515 §4.1.11", "CVE-2025-59420", "CVE-2026-32597"), severity="medium",
+       mutate=add_unknown_crit, needs=("mint",)),
     rs(id="sig-jwe-substitution", summary="A JWE with forged claims (no inner signature) is rejected.",
        refs=("RFC 8725 §3.3", "CVE-2023-51774"), severity="critical", mutate=substitute_jwe),
     rs(id="sig-jwe-p2c", summary="A PBES2 JWE with p2c = 2^31-1 is rejected in bounded time.",
-       refs=("draft-8725bis", "CVE-2022-36083"), severity="medium", mutate=send_jwe_huge_p2c, needs=("resource",)),
+       refs=("draft-8725bis", "CVE-2022-36083"), severity="medium", mutate=send_jwe_huge_p2c,
+       needs=("resource",)),
     rs(id="sig-jwe-zip-bomb", summary="A compressed JWE (zip=DEF) is rejected without inflating it.",
-       refs=("RFC 8725 §3.6", "CVE-2024-33664"), severity="medium", mutate=send_jwe_zip_bomb, needs=("resource",)),
-    rs(id="sig-json-serialization-polyglot", summary="JSON-serialised JWS and compact/JSON polyglots are rejected.",
-       refs=("draft-8725bis", "CVE-2022-39227"), severity="high", mutate=wrap_in_json_serialization),
+       refs=("RFC 8725 §3.6", "CVE-2024-33664"), severity="medium", mutate=send_jwe_zip_bomb,
+       needs=("resource",)),
+    rs(id="sig-json-serialization-polyglot", summary="JSON-serialised JWS and compact/JSON polyglots are "
+       "rejected.", refs=("draft-8725bis", "CVE-2022-39227"), severity="high",
+       mutate=wrap_in_json_serialization),
 ]
 
 # The sentence each expectation rests on, with its keyword (audited against the RFC text).
