@@ -15,7 +15,7 @@ BODY_EXCERPT = 400
 DOTTED = re.compile(r"[A-Za-z0-9_\-+/=]{8,}(?:\.[A-Za-z0-9_\-+/=]*){1,4}")
 LONG_RUN = re.compile(r"[A-Za-z0-9_\-+/~]{32,}={0,2}")
 SENSITIVE_FIELDS = re.compile(
-    r"((?:password|client_secret|refresh_token|access_token|code_verifier|code|id_token|assertion|secret)"
+    r"((?<![\w-])(?:password|client_secret|refresh_token|access_token|code_verifier|code|id_token|assertion|secret)"
     r"[\"']?\s*[=:]\s*[\"']?)([^&\"',\s}]+)", re.I)
 
 

@@ -75,8 +75,9 @@ def text(report: RunReport, color: bool = False, verbose: bool = False, advice: 
     numbers = {(f.result.target, f.result.id): f.number for f in findings}
     for target, results in by_target.items():
         info = next((t for t in report.targets if t.name == target), None)
-        lines += ["", f"== {target} ({info.base_url if info else ''})",
-                  f"   {'scenario':<{width}}  {'verdict':<7}  {'severity':<8}  refs"]
+        lines += ["", f"== {target} ({info.base_url if info else ''})"]
+        lines += [f"   note: {clean(n, report)}" for n in (info.notes if info else [])]
+        lines.append(f"   {'scenario':<{width}}  {'verdict':<7}  {'severity':<8}  refs")
         for r in results:
             if r.verdict == "not-applicable" and not verbose:
                 continue
