@@ -157,7 +157,8 @@ def _resource_lines(found: dict, client_id: str | None) -> list[str]:
               + (f"  # the JWKS holds: {kids}" if kids else ""),
               f'audience = "{TODO}: the aud value your API requires (often its base URL)"',
               f'subject = "{TODO}: the sub of a valid test user"',
-              '# typ = "at+jwt"  # if the API requires RFC 9068 access tokens',
+              '# rfc9068 = true  # if the API is an RFC 9068 resource server: tokens typ at+jwt, iss/aud/exp required',
+              '# typ = "JWT"  # the typ header the API requires, if another one',
               '# scoped_endpoint = "/TODO"  # a route that needs scoped_scope (together with it)',
               '# scoped_scope = "TODO"', 'scope = ""  # TODO: the scopes a valid token for endpoint carries',
               "claims = { client_id = "

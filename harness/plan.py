@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from . import runner
+from . import capabilities, runner
 from .listener import Listener
-from .rskit import TargetUnavailable, static_capabilities
+from .rskit import TargetUnavailable
 from .scenario import Scenario
 from .targets import Target
 
@@ -27,10 +27,7 @@ def _run(target: Target, catalog: Sequence[Scenario]) -> runner.TargetRun:
 
 def offline(target: Target, catalog: Sequence[Scenario]) -> runner.TargetRun:
     """Capabilities from the profile alone; what only the target can show is assumed to be there."""
-    tr = _run(target, catalog)
-    tr.caps = set(static_capabilities(target))
-    if tr.askit_mod is not None:
-        tr.caps |= {"askit"} | set(tr.askit_mod.capabilities(target))
+    tr = _run(target, catalog)      # the profile's capabilities (harness.capabilities)
     r = target.resource
     if r is not None:
         tr.caps |= {"valid_token", "narrow_token"} | (set() if r.opaque else {"jwt", "jwks"})
@@ -82,5 +79,4 @@ def reason(tr: runner.TargetRun, s: Scenario) -> str:
     """Why this scenario will not run ("" if it will), in the runner's words."""
     need = tr.missing(s)
     need = [n for n in need if n in SECTION_NEEDS] or need
-    reasons = {**getattr(tr.askit_mod, "NEED_REASONS", {}), **runner.NEED_REASONS}
-    return "; ".join(reasons.get(n, f"needs {n}") for n in need)
+    return capabilities.reason(need)

@@ -14,12 +14,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-try:
-    from .vulnerable_as import M2M_SECRET, REDIRECT, Flaws, create_as
-    from .vulnerable_rs import RSFlaws, create_rs, profile
-except ImportError:  # pragma: no cover - the self-check servers may live in tests/support/
-    from .support.vulnerable_as import M2M_SECRET, REDIRECT, Flaws, create_as  # type: ignore[no-redef]
-    from .support.vulnerable_rs import RSFlaws, create_rs, profile  # type: ignore[no-redef]
+from .support.vulnerable_rs import RSFlaws, create_rs, profile
+from .vulnerable_as import M2M_SECRET, REDIRECT, Flaws, create_as
 
 from cli.processes import free_port
 

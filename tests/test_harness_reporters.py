@@ -10,14 +10,10 @@ from harness.evidence import evidence, scrub, shorten
 from harness.runner import Result, RunReport, TargetInfo
 from harness.scenario import Observation, Scenario
 
+from .support.scenarios import scenario
+
 TOKEN = "eyJhbGciOiJIUzI1NiJ9." + "eyJzdWIiOiJqb2huZG9lIn0" * 10 + ".c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl"
 SECRET = "s3cr3t-value-that-must-never-appear"
-
-
-def scenario(id: str, control: bool = False) -> Scenario:
-    return Scenario(id=id, summary=f"summary of {id}", refs=("RFC 9068 §4",), applies_to="resource-server",
-                    severity="critical", mutate=lambda kit: [], expect=checks.invalid_token, family=id.split("-")[0],
-                    control=control)
 
 
 def sample_report() -> RunReport:

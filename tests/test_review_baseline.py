@@ -14,7 +14,7 @@ from harness.runner import Result, RunReport, TargetInfo
 
 from .conftest import ROOT
 from .review_support import RSFlaws, flawed_rs
-from .test_harness_reporters import scenario
+from .support.scenarios import scenario
 
 
 def conformance(*args: str) -> subprocess.CompletedProcess:

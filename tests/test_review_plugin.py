@@ -38,7 +38,7 @@ def test_flawed_server_fails_exactly_its_items_with_the_finding(pytester, monkey
     # node ids print relative to the invocation directory: match the id's own part
     assert re.search(r"FAILED \S*oauthlab/vulnerable-rs::sig-alg-none - ", out)
     assert re.search(r"FAILED \S*oauthlab/vulnerable-rs::sig-alg-none-keep-sig - ", out)
-    assert "impact: Anyone can mint any token" in out and "status 200, expected 401" in out
+    assert "impact: Anyone can mint any token" in out and "status 200: the request was accepted" in out
     assert f"GET {base}/users/me -> 200" in out
     assert "SKIPPED [6]" in out and "the target's public keys are unknown" in out
     assert result.ret == 1

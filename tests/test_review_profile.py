@@ -210,7 +210,8 @@ def test_resource_profile_from_discovery_runs_against_backend4_with_no_error(tmp
         key = current_signing_key(PROXY_DIRS[proxy] / "keys")
         fill(profile, username="johndoe", password="secret", audience=api, subject="johndoe",
              private_key_file=str(key))
-        profile.write_text(re.sub(r'^scope = "".*$', 'scope = "me items"', profile.read_text(), flags=re.MULTILINE))
+        text = re.sub(r'^scope = "".*$', 'scope = "me items"', profile.read_text(), flags=re.MULTILINE)
+        profile.write_text(text.replace("# rfc9068 = true", "rfc9068 = true"))  # backend4 is one (RFC 9068 §4)
         review = run("conformance", "--target", str(profile), "--format", "json",
                      *[a for fam in ("sig", "key", "time", "aud", "iss") for a in ("--only", fam)])
     report = json.loads(review.stdout)
