@@ -132,7 +132,7 @@ Check = Callable[[Observation], list[str]]
 
 @dataclass(frozen=True)
 class Scenario:
-    id: str                         # kebab-case, stable, as in ../shared/catalog.md
+    id: str                         # kebab-case, stable, listed in docs/catalog.md
     summary: str                    # one sentence
     refs: tuple[str, ...]           # ("RFC 7636 §4.6", "RFC 6749 §5.2", "CVE-2022-29217")
     applies_to: AppliesTo
