@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from servers.common.errors import TemporarilyUnavailable
-from servers.common.redis_store import RedisStore
+from servers.common.store.redis import RedisStore
 
 from .conftest import ROOT, free_port, live_server
-from .redis_util import RedisServer, unique_prefix
+from .support.redis_util import RedisServer, unique_prefix
 
 HANG_LIMIT = 10  # seconds: an answer slower than this counts as a hang (the store's timeouts are ~1 s)
 

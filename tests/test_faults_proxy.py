@@ -9,7 +9,7 @@ import pytest
 from servers.common import pkce
 
 from .conftest import free_port, live_server
-from .redis_util import RedisServer
+from .support.redis_util import RedisServer
 from .test_faults import assert_temporarily_unavailable
 from .test_proxy_redis import code_via, m2m_auth, redeem, refresh
 

@@ -23,7 +23,7 @@ import pytest
 from servers.common import pkce
 
 from .conftest import free_port, live_server
-from .redis_util import RedisServer
+from .support.redis_util import RedisServer
 
 FRONTEND_CB = "http://127.0.0.1:8080/callback"  # the seeded public client's registered redirect URI
 

@@ -1,5 +1,5 @@
 """The Store protocol's contract, checked on every implementation: the embedded SQLite store and the
-Redis store (against a real throwaway redis-server, see tests/redis_util.py). Whatever a server keeps in
+Redis store (against a real throwaway redis-server, see tests/support/redis_util.py). Whatever a server keeps in
 its store (opaque tokens, authorization codes, refresh-token families, throttling counters, users) relies
 on these rules, whichever backend an operator picks."""
 from __future__ import annotations
@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from servers.common.errors import TooManyRequests
-from servers.common.redis_store import RedisStore
+from servers.common.store.redis import RedisStore
 from servers.common.store import SQLiteStore, User, open_store
 from servers.common.throttle import Throttle
 
-from .redis_util import RedisServer, redis_server, unique_prefix  # noqa: F401 - fixture
+from .support.redis_util import RedisServer, redis_server, unique_prefix  # noqa: F401 - fixture
 
 BACKENDS = ["sqlite", "redis"]
 
@@ -326,7 +326,7 @@ async def test_redis_store_leaves_nothing_behind_once_entries_expire(redis_serve
         await s.put("forever", "short", {"v": 2}, ttl=0.1)
         assert await s.redis.keys(s.prefix + "*")
         await asyncio.sleep(1.6)  # the index outlives its last entry by at most one second
-        assert await s.redis.keys(s.prefix + "*kvidx:12:family:abc") == []
+        assert await s.redis.keys(s.prefix + "{ns:12:family:abc}*") == []
         left = sorted(await s.redis.keys(s.prefix + "*"))
         assert left == sorted([s._kv("forever", "k"), s._kvidx("forever")])
         assert await s.redis.pttl(s._kvidx("forever")) == -1  # a persistent entry keeps its index

@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from .background import polling
 from .discovery import MAX_DOCUMENT_BYTES, DiscoveryError, check_http_url, discover, fetch_json
 from .errors import InvalidToken, TemporarilyUnavailable
-from .keys import write_private
+from .keys import locked, write_private
 from .settings import ConfigError
 
 log = logging.getLogger("oauthlab.jwks")
@@ -114,6 +114,7 @@ def _add_new_key(keys_dir: Path) -> dict:
     return {"kid": kid, "file": name, "created": int(time.time()), "retired": None}
 
 
+@locked  # servers starting at once on one keys directory: one creates the key, all use it
 def ensure_keys(keys_dir: Path) -> dict:
     """The index, creating a first RSA-2048 key (mode 0600) if there is none. Returns the index."""
     index = read_index(keys_dir)

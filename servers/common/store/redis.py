@@ -1,18 +1,22 @@
-"""The Redis store: the ``Store`` protocol of servers.common.store on a shared Redis, so that several
+"""The Redis store: the ``Store`` protocol (store/base.py) on a shared Redis - one server, a
+Sentinel-managed master or a Redis Cluster (store/redis_client.py reads the URL) - so that several
 oauth-proxy instances behind a load balancer see the same users, sessions, codes, refresh-token families,
 revocations and throttling counters.
 
-Rules it keeps (the same as the SQLite store, checked by tests/test_store_contract.py for both):
-- ``consume`` is atomic across instances: GETDEL inside MULTI/EXEC, so of any number of concurrent callers,
-  on any number of instances, exactly one gets the value (RFC 6749 §4.1.2: an authorization code "MUST NOT
-  be used more than once"; RFC 9700 §4.14.2 refresh-token reuse detection relies on the same).
+Rules it keeps (the same as the SQLite store, checked by tests/test_store_contract.py for each mode):
+- ``consume`` is atomic across instances: one Lua script reads and deletes the value, so of any number of
+  concurrent callers, on any number of instances, exactly one gets it (RFC 6749 §4.1.2: an authorization
+  code "MUST NOT be used more than once"; RFC 9700 §4.14.2 refresh-token reuse detection relies on it).
+- every operation on several keys is one Lua script whose keys share a hash tag, so it runs on one node
+  in a Cluster too: a namespace's values and its index carry ``{ns:<len>:<ns>}``, the users and their
+  set ``{users}``.
 - expired entries are never returned: Redis expires keys itself (millisecond TTLs); each namespace also has
   a sorted-set index (member = key, score = expiry time) so that ``list(ns)`` needs no KEYS/SCAN.
 - throttling events are a sorted set per key (score = time), trimmed to the window and expiring with it.
-- Redis unavailable (refused, timed out, loading, read-only, out of disk) is
-  ``errors.TemporarilyUnavailable``: the one error middleware answers 503 JSON with Retry-After, never a
-  500 and never a hang (short connect/read timeouts, one quick retry). The connection pool reconnects by
-  itself when Redis returns: no restart needed.
+- Redis unavailable (refused, timed out, loading, read-only, out of disk, a failover or a cluster slot in
+  transit) is ``errors.TemporarilyUnavailable``: the one error middleware answers 503 JSON with
+  Retry-After, never a 500 and never a hang (short connect/read timeouts, one quick retry). redis-py
+  reconnects by itself, to the new master after a failover: no restart needed.
 
 Lifetime: the client and its pool are created in the constructor, which ``open_store`` calls inside the
 app's ``cleanup_ctx`` (so inside the running loop that uses it); ``close()`` releases them.
@@ -26,15 +30,13 @@ import secrets
 import time
 from dataclasses import fields, replace
 from typing import Any, Awaitable, Callable, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
-import redis.asyncio as aioredis
 from redis import exceptions as rexc
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 
-from .errors import TemporarilyUnavailable
-from .store import User
+from ..errors import TemporarilyUnavailable
+from ..settings import ConfigError
+from .base import User
+from .redis_client import connect, redact
 
 log = logging.getLogger("oauthlab.store")
 
@@ -44,7 +46,7 @@ RETRY_AFTER = 2  # seconds, told to clients in the 503's Retry-After
 
 # Server replies that mean "Redis cannot serve right now" rather than "our command is wrong".
 _UNAVAILABLE_REPLIES = ("LOADING", "MISCONF", "READONLY", "MASTERDOWN", "NOREPLICAS", "OOM", "BUSY",
-                        "TRYAGAIN", "CLUSTERDOWN")
+                        "TRYAGAIN", "CLUSTERDOWN", "MOVED", "ASK")
 
 _USER_FIELDS = tuple(f.name for f in fields(User))
 
@@ -78,18 +80,34 @@ else
 end
 return 1
 """
+# put without expiry: the index must not expire either.
+_PUT_FOREVER = """
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], '+inf', ARGV[2])
+redis.call('PERSIST', KEYS[2])
+return 1
+"""
+# consume (read and delete in one step) and delete: the value and its index entry.
+_CONSUME = """
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('DEL', KEYS[1]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
+return v
+"""
+_DELETE = """
+local n = redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return n
+"""
+# one throttling event: trim the window, add the event (unique member), expire with the window.
+_ADD_EVENT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
 
 T = TypeVar("T")
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for logs and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
 def _unavailable_reply(exc: rexc.ResponseError) -> bool:
@@ -102,7 +120,8 @@ def guarded(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     async def wrapper(self: "RedisStore", *args: Any, **kwargs: Any) -> T:
         try:
             return await method(self, *args, **kwargs)
-        except (rexc.ConnectionError, rexc.TimeoutError, OSError, TimeoutError) as exc:
+        except (rexc.ConnectionError, rexc.TimeoutError, rexc.RedisClusterException, OSError,
+                TimeoutError) as exc:
             reason = f"redis store {self.safe_url} unreachable: {exc.__class__.__name__}: {exc}"
             raise TemporarilyUnavailable(reason, retry_after=RETRY_AFTER) from None
         except rexc.ResponseError as exc:
@@ -125,44 +144,43 @@ def _decode_user(h: dict[str, str]) -> User:
 
 
 class RedisStore:
-    """The Store protocol on Redis (``redis://[:password@]host:port/db``, ``rediss://``, ``unix://path``).
+    """The Store protocol on Redis, Redis Sentinel or Redis Cluster (URLs: store/redis_client.py).
 
     Key layout under ``prefix`` (default ``oauthlab:``); namespaces are length-prefixed so that no
-    namespace/key pair can collide with another:
-      user:<username>            hash of the User fields      users          set of usernames
-      kv:<len(ns)>:<ns>:<key>    JSON value, with PX expiry  kvidx:<ns>     zset key -> expiry (ms, inf)
-      ev:<key>                   zset of event times          meta           hash
+    namespace/key pair can collide with another, and the braces are the Cluster hash tags:
+      {users}:<username>           hash of the User fields     {users}           set of usernames
+      {ns:<len(ns)>:<ns>}:<key>    JSON value, PX expiry       {ns:<len>:<ns>}   zset key -> expiry (ms, inf)
+      ev:<key>                     zset of event times         {meta}            hash
     """
 
     def __init__(self, url: str, *, prefix: str = "oauthlab:", connect_timeout: float = CONNECT_TIMEOUT,
                  socket_timeout: float = SOCKET_TIMEOUT) -> None:
         self.url = url
         self.safe_url = redact(url)
+        if "{" in prefix or "}" in prefix:
+            raise ConfigError(f"the Redis key prefix {prefix!r} must not contain braces (hash tags)")
         self.prefix = prefix
-        try:
-            self.redis = aioredis.from_url(
-                url, decode_responses=True, socket_connect_timeout=connect_timeout,
-                socket_timeout=socket_timeout, health_check_interval=30,
-                # One quick retry: a connection left broken by a Redis restart is replaced at once.
-                retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
-                client_name="oauthlab")
-        except ValueError as exc:  # a malformed URL: a configuration error, said in one line
-            from .settings import ConfigError
-            raise ConfigError(f"--store {self.safe_url}: {exc}") from exc
+        self.redis = connect(url, connect_timeout=connect_timeout, socket_timeout=socket_timeout,
+                             client_name="oauthlab")
         # EVALSHA, reloaded by redis-py if a restarted Redis has forgotten them.
-        self._add_user = self.redis.register_script(_ADD_USER)
-        self._update_user = self.redis.register_script(_UPDATE_USER)
-        self._put = self.redis.register_script(_PUT)
+        script = self.redis.register_script
+        self._add_user, self._update_user = script(_ADD_USER), script(_UPDATE_USER)
+        self._put, self._put_forever = script(_PUT), script(_PUT_FOREVER)
+        self._consume, self._delete, self._add_event = script(_CONSUME), script(_DELETE), script(_ADD_EVENT)
 
     # -- key names ------------------------------------------------------------------------------------
+    # The hash tag (the part in braces) decides the cluster slot: keys used together in one script share it.
     def _user(self, username: str) -> str:
-        return f"{self.prefix}user:{username}"
+        return f"{self.prefix}{{users}}:{username}"
 
-    def _kv(self, ns: str, key: str) -> str:
-        return f"{self.prefix}kv:{len(ns)}:{ns}:{key}"
+    def _users(self) -> str:
+        return f"{self.prefix}{{users}}"
 
     def _kvidx(self, ns: str) -> str:
-        return f"{self.prefix}kvidx:{len(ns)}:{ns}"
+        return f"{self.prefix}{{ns:{len(ns)}:{ns}}}"
+
+    def _kv(self, ns: str, key: str) -> str:
+        return f"{self._kvidx(ns)}:{key}"
 
     def _ev(self, key: str) -> str:
         return f"{self.prefix}ev:{key}"
@@ -181,7 +199,7 @@ class RedisStore:
     @guarded
     async def add_user(self, user: User) -> None:
         flat = [x for kv in _encode_user(user).items() for x in kv]
-        added = await self._add_user(keys=[self._user(user.username), f"{self.prefix}users"],
+        added = await self._add_user(keys=[self._user(user.username), self._users()],
                                      args=[user.username, *flat])
         if not added:
             raise KeyError(user.username)
@@ -204,7 +222,7 @@ class RedisStore:
 
     @guarded
     async def list_users(self) -> list[User]:
-        names = sorted(await self.redis.smembers(f"{self.prefix}users"))
+        names = sorted(await self.redis.smembers(self._users()))
         if not names:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -216,20 +234,14 @@ class RedisStore:
     # -- key/value with expiry ------------------------------------------------------------------------
     @guarded
     async def put(self, ns: str, key: str, value: dict, ttl: float | None = None) -> None:
-        k, idx = self._kv(ns, key), self._kvidx(ns)
-        if ttl is not None and ttl > 0:
-            await self._put(keys=[k, idx], args=[json.dumps(value), max(1, int(ttl * 1000)), key,
-                                                 int(time.time() * 1000)])
-            return
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if ttl is not None:  # already expired: never visible
-                pipe.delete(k)
-                pipe.zrem(idx, key)
-            else:  # no expiry: the index must not expire either
-                pipe.set(k, json.dumps(value))
-                pipe.zadd(idx, {key: float("inf")})
-                pipe.persist(idx)
-            await pipe.execute()
+        keys = [self._kv(ns, key), self._kvidx(ns)]
+        if ttl is None:
+            await self._put_forever(keys=keys, args=[json.dumps(value), key])
+        elif ttl > 0:
+            await self._put(keys=keys, args=[json.dumps(value), max(1, int(ttl * 1000)), key,
+                                             int(time.time() * 1000)])
+        else:  # already expired: never visible
+            await self._delete(keys=keys, args=[key])
 
     @guarded
     async def get(self, ns: str, key: str) -> dict | None:
@@ -238,20 +250,13 @@ class RedisStore:
 
     @guarded
     async def consume(self, ns: str, key: str) -> dict | None:
-        # GETDEL is atomic in Redis: of all concurrent callers, on every instance, exactly one sees it.
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.getdel(self._kv(ns, key))
-            pipe.zrem(self._kvidx(ns), key)
-            raw, _ = await pipe.execute()
+        # One script: of all concurrent callers, on every instance, exactly one sees the value.
+        raw = await self._consume(keys=[self._kv(ns, key), self._kvidx(ns)], args=[key])
         return json.loads(raw) if raw is not None else None
 
     @guarded
     async def delete(self, ns: str, key: str) -> bool:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._kv(ns, key))
-            pipe.zrem(self._kvidx(ns), key)
-            deleted, _ = await pipe.execute()
-        return deleted > 0
+        return await self._delete(keys=[self._kv(ns, key), self._kvidx(ns)], args=[key]) > 0
 
     @guarded
     async def list(self, ns: str) -> list[tuple[str, dict]]:
@@ -266,12 +271,8 @@ class RedisStore:
     @guarded
     async def add_event(self, key: str, window: float) -> None:
         now = time.time()
-        k = self._ev(key)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zremrangebyscore(k, "-inf", now - window)
-            pipe.zadd(k, {f"{now!r}:{secrets.token_hex(4)}": now})  # unique member per event
-            pipe.pexpire(k, max(1, int(window * 1000)) + 1000)
-            await pipe.execute()
+        await self._add_event(keys=[self._ev(key)], args=[now - window, now, f"{now!r}:{secrets.token_hex(4)}",
+                                                          max(1, int(window * 1000)) + 1000])
 
     @guarded
     async def events(self, key: str, window: float) -> list[float]:
@@ -286,11 +287,11 @@ class RedisStore:
     # -- meta -------------------------------------------------------------------------------------------
     @guarded
     async def get_meta(self, key: str) -> str | None:
-        return await self.redis.hget(f"{self.prefix}meta", key)
+        return await self.redis.hget(f"{self.prefix}{{meta}}", key)
 
     @guarded
     async def set_meta(self, key: str, value: str) -> None:
-        await self.redis.hset(f"{self.prefix}meta", key, value)
+        await self.redis.hset(f"{self.prefix}{{meta}}", key, value)
 
     async def purge_expired(self) -> None:
         """Redis expires entries itself; nothing to do (kept for parity with SQLiteStore)."""
