@@ -36,7 +36,7 @@ from redis import exceptions as rexc
 from ..errors import TemporarilyUnavailable
 from ..settings import ConfigError
 from .base import User
-from .redis_client import connect, redact
+from .redis_client import SENTINEL_SCHEMES, connect, redact, scheme_of
 
 log = logging.getLogger("oauthlab.store")
 
@@ -114,14 +114,25 @@ def _unavailable_reply(exc: rexc.ResponseError) -> bool:
     return str(exc).split(" ", 1)[0].upper() in _UNAVAILABLE_REPLIES
 
 
+_UNREACHABLE = (rexc.ConnectionError, rexc.TimeoutError, rexc.RedisClusterException, OSError, TimeoutError)
+
+
 def guarded(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-    """Map 'Redis cannot serve' to TemporarilyUnavailable (503); other errors are bugs and stay so."""
+    """Map 'Redis cannot serve' to TemporarilyUnavailable (503); other errors are bugs and stay so.
+
+    Behind Sentinel, a connection broken by a failover is retried once more from the start: the retry
+    asks the sentinels for the master again (redis-py's own retry reconnects to the address it had). A
+    repeated step is harmless: a consume that already took the value on the old master finds nothing."""
     @functools.wraps(method)
     async def wrapper(self: "RedisStore", *args: Any, **kwargs: Any) -> T:
         try:
-            return await method(self, *args, **kwargs)
-        except (rexc.ConnectionError, rexc.TimeoutError, rexc.RedisClusterException, OSError,
-                TimeoutError) as exc:
+            try:
+                return await method(self, *args, **kwargs)
+            except _UNREACHABLE:
+                if not self.follows_failover:
+                    raise
+                return await method(self, *args, **kwargs)
+        except _UNREACHABLE as exc:
             reason = f"redis store {self.safe_url} unreachable: {exc.__class__.__name__}: {exc}"
             raise TemporarilyUnavailable(reason, retry_after=RETRY_AFTER) from None
         except rexc.ResponseError as exc:
@@ -162,6 +173,7 @@ class RedisStore:
         self.prefix = prefix
         self.redis = connect(url, connect_timeout=connect_timeout, socket_timeout=socket_timeout,
                              client_name="oauthlab")
+        self.follows_failover = scheme_of(url) in SENTINEL_SCHEMES
         # EVALSHA, reloaded by redis-py if a restarted Redis has forgotten them.
         script = self.redis.register_script
         self._add_user, self._update_user = script(_ADD_USER), script(_UPDATE_USER)
