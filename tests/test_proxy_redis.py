@@ -13,34 +13,20 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import pytest
 
 from servers.common import pkce
 
-from .support.proxy_flow import (code_via, introspect, login_form, proxies as two_proxies, redeem, refresh,
-                                 start_authorization, submit_login)
+from .support.proxy_flow import (code_via, http_fixture, introspect, login_form, proxies_fixture,  # noqa: F401
+                                 redeem, refresh, start_authorization, submit_login)
 from .support.redis_util import RedisServer
 
 
 @pytest.fixture
-def redis_srv(tmp_path):
+def store_url(tmp_path):
     """A fresh redis-server per test: proxies use the default key prefix, so tests must not share one."""
     with RedisServer(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-def proxies(tmp_path, redis_srv):
-    with two_proxies(tmp_path, redis_srv.url) as pair:
-        yield pair
-
-
-@pytest.fixture
-async def http():
-    # One browser: cookies are per host (both instances are 127.0.0.1, as behind one load balancer).
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        yield session
+        yield server.url
 
 
 # -- codes ------------------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ Sentinel and Cluster.
   keys directory, same public URL; each with a data directory of its own.
 - ``code_via(http, authorize_at, form_at, submit_at, verifier)``: a code+PKCE authorization across them.
 - ``redeem``, ``refresh``, ``introspect``: the token endpoint and introspection at a chosen instance.
+- fixtures to import into a test module: ``proxies_fixture`` (``proxies``: two instances on the module's
+  ``store_url`` fixture) and ``http_fixture`` (``http``: one browser, one cookie jar, for all instances).
 """
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ import re
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import pytest
 
 from servers.common import pkce
 from tests.conftest import free_port, live_server
@@ -118,3 +123,17 @@ def proxies(tmp_path: Path, store_url: str) -> Iterator[tuple[str, str]]:
         yield a, b
     for d in dirs:  # nothing went to a local SQLite store
         assert not list(d.glob("data/*.sqlite3"))
+
+
+@pytest.fixture(name="proxies")
+def proxies_fixture(tmp_path, store_url):
+    """Two instances on the test module's ``store_url`` fixture (import this into the module)."""
+    with proxies(tmp_path, store_url) as pair:
+        yield pair
+
+
+@pytest.fixture(name="http")
+async def http_fixture():
+    """One browser: cookies are per host (both instances are 127.0.0.1, as behind one load balancer)."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        yield session

@@ -1,9 +1,10 @@
 """Redis deployments of several real processes for tests, each in a temporary directory on free
 127.0.0.1 ports, started by the test and killed after it:
 
-- ``SentinelSet``: a master, one replica and one sentinel (quorum 1, ``down-after-milliseconds`` 500)
+- ``SentinelSet``: a master, two replicas and one sentinel (quorum 1, ``down-after-milliseconds`` 500)
   monitoring them as ``service``; ``kill_master()`` crashes the master and returns once the sentinel
-  has promoted the replica and it takes writes. ``url`` is the ``redis+sentinel://`` store URL,
+  has promoted a replica and the other one follows it. ``url`` asks the store to have every write
+  confirmed by one replica (``wait_for_replicas=1``). ``url`` is the ``redis+sentinel://`` store URL,
   listing an address where nothing listens before the sentinel (the store must try the next one).
 - ``ClusterSet``: a Redis Cluster of three masters (``--cluster-enabled yes`` and
   ``redis-cli --cluster create``); ``url`` is the ``redis+cluster://`` store URL.
@@ -66,17 +67,19 @@ class SentinelSet(Deployment):
         self.service = service
         self.sentinel_binary = require("redis-sentinel")
         quick = ("--repl-diskless-sync-delay", "0")  # the replica syncs at once, not after 5 s
-        self.nodes = [RedisServer(self.dir / "node-a", extra=quick), None]
-        self.nodes[1] = RedisServer(self.dir / "node-b", extra=(*quick, "--replicaof", "127.0.0.1",
-                                                                str(self.nodes[0].port)))
+        master = RedisServer(self.dir / "node-0", extra=quick)
+        self.nodes = [master] + [RedisServer(self.dir / f"node-{i}", extra=(*quick, "--replicaof", "127.0.0.1",
+                                                                            str(master.port)))
+                                 for i in (1, 2)]
         self.sentinel_port = free_port()
         self.unused_port = free_port()  # nothing listens there
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
+        """Each write confirmed by one replica, so that a failover cannot lose it."""
         return (f"redis+sentinel://127.0.0.1:{self.unused_port},127.0.0.1:{self.sentinel_port}"
-                f"/{self.service}/0")
+                f"/{self.service}/0?wait_for_replicas=1")
 
     def sentinel(self) -> redis.Redis:
         return client(self.sentinel_port)
@@ -92,39 +95,40 @@ class SentinelSet(Deployment):
     def start(self) -> "SentinelSet":
         for node in self.nodes:
             node.start()
-        master, replica = self.nodes[0].port, self.nodes[1].port
-        wait_for("the replica did not sync", lambda: self._replicating(replica, master))
+        master, replicas = self.nodes[0].port, [n.port for n in self.nodes[1:]]
+        for replica in replicas:
+            wait_for("a replica did not sync", lambda replica=replica: self._replicating(replica, master))
         conf = self.dir / "sentinel.conf"
         conf.write_text("\n".join([
             f"port {self.sentinel_port}", "bind 127.0.0.1", f"dir {self.dir}",
             f"logfile {self.dir / 'sentinel.log'}",
             f"sentinel monitor {self.service} 127.0.0.1 {master} 1",
-            f"sentinel known-replica {self.service} 127.0.0.1 {replica}",
+            *(f"sentinel known-replica {self.service} 127.0.0.1 {replica}" for replica in replicas),
             f"sentinel down-after-milliseconds {self.service} 500",
             f"sentinel failover-timeout {self.service} 2000",
             f"sentinel parallel-syncs {self.service} 1", ""]))
         self.proc = subprocess.Popen([self.sentinel_binary, str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         wait_for("the sentinel did not find the replica",
-                 lambda: len(self.sentinel().sentinel_slaves(self.service)) == 1)
+                 lambda: len(self.sentinel().sentinel_slaves(self.service)) == len(replicas))
         return self
 
-    def caught_up(self) -> bool:
-        """The replica has every write the master acknowledged (equal replication offsets)."""
-        master = next(n for n in self.nodes if n.port == self.master_port())
-        replica = next(n for n in self.nodes if n is not master)
-        offset = client(master.port).info("replication")["master_repl_offset"]
-        return client(replica.port).info("replication").get("slave_repl_offset") == offset
+    def _failover_done(self, old: int) -> bool:
+        """The sentinel's master entry (what clients are told) names another node, failover over."""
+        state = self.sentinel().sentinel_masters()[self.service]
+        return int(state["port"]) != old and "failover_in_progress" not in state["flags"]
 
     def kill_master(self) -> int:
-        """Crash the master (SIGKILL); returns the new master's port once the sentinel has promoted the
-        replica and it takes writes. The old master stays down."""
+        """Crash the master (SIGKILL); returns the new master's port once the sentinel has promoted a
+        replica and the other replica follows it. The old master stays down."""
         old = self.master_port()
         next(n for n in self.nodes if n.port == old).kill()
-        new = next(n.port for n in self.nodes if n.port != old)
-        wait_for("the sentinel did not announce the new master", lambda: self.master_port() == new)
+        wait_for("the sentinel did not finish the failover", lambda: self._failover_done(old))
+        new = self.master_port()
+        other = next(n.port for n in self.nodes if n.port not in (old, new))
         wait_for("the new master did not take writes",
                  lambda: client(new).info("replication")["role"] == "master")
+        wait_for("the other replica did not follow the new master", lambda: self._replicating(other, new))
         return new
 
     def stop(self) -> None:

@@ -36,7 +36,7 @@ from redis import exceptions as rexc
 from ..errors import TemporarilyUnavailable
 from ..settings import ConfigError
 from .base import User
-from .redis_client import SENTINEL_SCHEMES, connect, redact, scheme_of
+from .redis_client import SENTINEL_SCHEMES, connect, redact, replica_acks, scheme_of
 
 log = logging.getLogger("oauthlab.store")
 
@@ -174,11 +174,31 @@ class RedisStore:
         self.redis = connect(url, connect_timeout=connect_timeout, socket_timeout=socket_timeout,
                              client_name="oauthlab")
         self.follows_failover = scheme_of(url) in SENTINEL_SCHEMES
+        self.wait_replicas, self.wait_ms = replica_acks(url)
         # EVALSHA, reloaded by redis-py if a restarted Redis has forgotten them.
         script = self.redis.register_script
         self._add_user, self._update_user = script(_ADD_USER), script(_UPDATE_USER)
         self._put, self._put_forever = script(_PUT), script(_PUT_FOREVER)
         self._consume, self._delete, self._add_event = script(_CONSUME), script(_DELETE), script(_ADD_EVENT)
+
+    async def _write(self, step: Any, *, keys: list[str] | None = None, args: list | None = None) -> Any:
+        """One write: a script (``step`` with ``keys``/``args``) or ``step(client)``. With
+        ``wait_for_replicas=N`` in the URL, the write is confirmed only once N replicas have it (WAIT on
+        the same connection), so that a failover right after it cannot lose it; fewer acks in time is a
+        503, and the caller's step did not happen for its client (a code or token is never handed out)."""
+        def issue(target: Any) -> Any:
+            return step(keys=keys, args=args, client=target) if keys is not None else step(target)
+        if not self.wait_replicas:
+            return await issue(self.redis)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            await issue(pipe)
+            pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
+            result, acked = await pipe.execute()
+        if acked < self.wait_replicas:
+            raise TemporarilyUnavailable(f"redis store {self.safe_url}: a write reached {acked} of "
+                                         f"{self.wait_replicas} replicas in {self.wait_ms} ms",
+                                         retry_after=RETRY_AFTER)
+        return result
 
     # -- key names ------------------------------------------------------------------------------------
     # The hash tag (the part in braces) decides the cluster slot: keys used together in one script share it.
@@ -211,7 +231,7 @@ class RedisStore:
     @guarded
     async def add_user(self, user: User) -> None:
         flat = [x for kv in _encode_user(user).items() for x in kv]
-        added = await self._add_user(keys=[self._user(user.username), self._users()],
+        added = await self._write(self._add_user, keys=[self._user(user.username), self._users()],
                                      args=[user.username, *flat])
         if not added:
             raise KeyError(user.username)
@@ -225,7 +245,7 @@ class RedisStore:
         # only the changed fields are written, and never the username (the record's key).
         encoded = _encode_user(replace(User(username), **changes))
         flat = [x for k in changes if k != "username" for x in (k, encoded[k])]
-        raw = await self._update_user(keys=[self._user(username)], args=flat)
+        raw = await self._write(self._update_user, keys=[self._user(username)], args=flat)
         if not raw:
             return None
         if isinstance(raw, dict):
@@ -248,12 +268,12 @@ class RedisStore:
     async def put(self, ns: str, key: str, value: dict, ttl: float | None = None) -> None:
         keys = [self._kv(ns, key), self._kvidx(ns)]
         if ttl is None:
-            await self._put_forever(keys=keys, args=[json.dumps(value), key])
+            await self._write(self._put_forever, keys=keys, args=[json.dumps(value), key])
         elif ttl > 0:
-            await self._put(keys=keys, args=[json.dumps(value), max(1, int(ttl * 1000)), key,
+            await self._write(self._put, keys=keys, args=[json.dumps(value), max(1, int(ttl * 1000)), key,
                                              int(time.time() * 1000)])
         else:  # already expired: never visible
-            await self._delete(keys=keys, args=[key])
+            await self._write(self._delete, keys=keys, args=[key])
 
     @guarded
     async def get(self, ns: str, key: str) -> dict | None:
@@ -263,12 +283,12 @@ class RedisStore:
     @guarded
     async def consume(self, ns: str, key: str) -> dict | None:
         # One script: of all concurrent callers, on every instance, exactly one sees the value.
-        raw = await self._consume(keys=[self._kv(ns, key), self._kvidx(ns)], args=[key])
+        raw = await self._write(self._consume, keys=[self._kv(ns, key), self._kvidx(ns)], args=[key])
         return json.loads(raw) if raw is not None else None
 
     @guarded
     async def delete(self, ns: str, key: str) -> bool:
-        return await self._delete(keys=[self._kv(ns, key), self._kvidx(ns)], args=[key]) > 0
+        return await self._write(self._delete, keys=[self._kv(ns, key), self._kvidx(ns)], args=[key]) > 0
 
     @guarded
     async def list(self, ns: str) -> list[tuple[str, dict]]:
@@ -283,7 +303,7 @@ class RedisStore:
     @guarded
     async def add_event(self, key: str, window: float) -> None:
         now = time.time()
-        await self._add_event(keys=[self._ev(key)], args=[now - window, now, f"{now!r}:{secrets.token_hex(4)}",
+        await self._write(self._add_event, keys=[self._ev(key)], args=[now - window, now, f"{now!r}:{secrets.token_hex(4)}",
                                                           max(1, int(window * 1000)) + 1000])
 
     @guarded
@@ -294,7 +314,7 @@ class RedisStore:
 
     @guarded
     async def clear_events(self, key: str) -> None:
-        await self.redis.delete(self._ev(key))
+        await self._write(lambda target: target.delete(self._ev(key)))
 
     # -- meta -------------------------------------------------------------------------------------------
     @guarded
@@ -303,7 +323,7 @@ class RedisStore:
 
     @guarded
     async def set_meta(self, key: str, value: str) -> None:
-        await self.redis.hset(f"{self.prefix}{{meta}}", key, value)
+        await self._write(lambda target: target.hset(f"{self.prefix}{{meta}}", key, value))
 
     async def purge_expired(self) -> None:
         """Redis expires entries itself; nothing to do (kept for parity with SQLiteStore)."""

@@ -5,6 +5,9 @@
     redis+sentinel://[[user]:password@]host:port[,host:port...]/service_name[/db][?sentinel_password=...]
     redis+cluster://[[user]:password@]host:port[,host:port...]    (rediss+cluster:// for TLS)
 
+One server and Sentinel also take ``?wait_for_replicas=N[&wait_timeout_ms=T]``: each write is confirmed
+only once N replicas hold it (Redis WAIT), so that a failover does not lose it.
+
 With Sentinel, the hosts are the sentinels (default port 26379) and ``service_name`` is the name they
 monitor (``sentinel monitor NAME ...``); the password and user are the master's, ``sentinel_password``
 the sentinels' own if they have one. With Cluster, the hosts are any of its nodes (default port 6379),
@@ -23,7 +26,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 
 from ..settings import ConfigError
 
@@ -31,6 +34,7 @@ SENTINEL_SCHEMES = ("redis+sentinel",)
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 SINGLE_SCHEMES = ("redis", "rediss", "unix")
 SCHEMES = SINGLE_SCHEMES + SENTINEL_SCHEMES + CLUSTER_SCHEMES
+STORE_OPTIONS = ("wait_for_replicas", "wait_timeout_ms")  # read by the store, not by redis-py
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,37 @@ def parse_multi_host(url: str, default_port: int) -> RedisURL:
     if not hosts:
         raise ConfigError(f"--store {redact(url)}: no host:port given")
     params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    allowed = STORE_OPTIONS + (("sentinel_password",) if scheme.lower() in SENTINEL_SCHEMES else ())
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ConfigError(f"--store {redact(url)}: unknown option(s) {', '.join(unknown)}"
+                          f"{' (known: ' + ', '.join(allowed) + ')' if allowed else ''}")
     return RedisURL(scheme.lower(), hosts, username, password,
                     tuple(unquote(p) for p in path.split("/") if p), params)
+
+
+def replica_acks(url: str) -> tuple[int, int]:
+    """``?wait_for_replicas=N[&wait_timeout_ms=T]`` (one server or Sentinel): every write waits until N
+    replicas have it, at most T ms (default 500). (0, 0) when not asked for."""
+    query = parse_qs(url.partition("?")[2])
+    if "wait_for_replicas" not in query:
+        return 0, 0
+    if scheme_of(url) in CLUSTER_SCHEMES:
+        raise ConfigError(f"--store {redact(url)}: wait_for_replicas is for one server or Sentinel")
+    try:
+        n, ms = int(query["wait_for_replicas"][-1]), int(query.get("wait_timeout_ms", ["500"])[-1])
+    except ValueError:
+        raise ConfigError(f"--store {redact(url)}: wait_for_replicas and wait_timeout_ms are numbers") from None
+    if n < 0 or ms <= 0:
+        raise ConfigError(f"--store {redact(url)}: wait_for_replicas >= 0 and wait_timeout_ms > 0")
+    return n, ms
+
+
+def _strip_store_options(url: str) -> str:
+    """The URL without the store's own query options (redis-py would reject them)."""
+    base, _, query = url.partition("?")
+    kept = [part for part in query.split("&") if part and part.split("=", 1)[0] not in STORE_OPTIONS]
+    return base + ("?" + "&".join(kept) if kept else "")
 
 
 def _db(text: str, url: str) -> int:
@@ -118,12 +151,16 @@ def connect(url: str, *, connect_timeout: float, socket_timeout: float, client_n
         if not u.path or len(u.path) > 2:
             raise ConfigError(f"--store {redact(url)}: give the monitored service as "
                               f"redis+sentinel://host:port[,host:port...]/service_name[/db]")
-        sentinel_kwargs = {"socket_connect_timeout": connect_timeout, "socket_timeout": socket_timeout}
+        # A sentinel that is down is skipped at once for the next one (no retries against it).
+        sentinel_kwargs = {"socket_connect_timeout": connect_timeout, "socket_timeout": socket_timeout,
+                           "retry": Retry(NoBackoff(), 0)}
         if u.query.get("sentinel_password"):
             sentinel_kwargs["password"] = u.query["sentinel_password"]
         sentinel = Sentinel(list(u.hosts), sentinel_kwargs=sentinel_kwargs)
+        # After a failover redis-py's own retry reconnects to the address it had (the old master); the
+        # store repeats the whole step instead, through the sentinels (store/redis.py ``guarded``).
         return sentinel.master_for(u.path[0], db=_db(u.path[1], url) if len(u.path) > 1 else 0,
-                                   username=u.username, password=u.password, retry=retry,
+                                   username=u.username, password=u.password, retry=Retry(NoBackoff(), 0),
                                    health_check_interval=30, **common)
     if scheme in CLUSTER_SCHEMES:
         u = parse_multi_host(url, 6379)
@@ -135,7 +172,7 @@ def connect(url: str, *, connect_timeout: float, socket_timeout: float, client_n
                             health_check_interval=30, **common)
     if scheme in SINGLE_SCHEMES:
         try:
-            return aioredis.from_url(url, retry=retry, health_check_interval=30, **common)
+            return aioredis.from_url(_strip_store_options(url), retry=retry, health_check_interval=30, **common)
         except ValueError as exc:  # a malformed URL: a configuration error, said in one line
             raise ConfigError(f"--store {redact(url)}: {exc}") from None
     raise ConfigError(f"--store {redact(url)}: unknown scheme; use one of {', '.join(s + '://' for s in SCHEMES)}")
