@@ -1,5 +1,6 @@
 """The Store protocol's contract, checked on every implementation: the embedded SQLite store and the
-Redis store (against a real throwaway redis-server, see tests/support/redis_util.py). Whatever a server keeps in
+Redis store on one redis-server, on a Sentinel-managed master (every write confirmed by a replica) and on
+a Redis Cluster of three masters (real throwaway processes, see tests/support/). Whatever a server keeps in
 its store (opaque tokens, authorization codes, refresh-token families, throttling counters, users) relies
 on these rules, whichever backend an operator picks."""
 from __future__ import annotations
@@ -16,9 +17,11 @@ from servers.common.store.redis import RedisStore
 from servers.common.store import SQLiteStore, User, open_store
 from servers.common.throttle import Throttle
 
+from .support.redis_sets import redis_cluster_fixture, redis_sentinel_fixture  # noqa: F401 - fixtures
 from .support.redis_util import RedisServer, redis_server, unique_prefix  # noqa: F401 - fixture
 
-BACKENDS = ["sqlite", "redis"]
+BACKENDS = ["sqlite", "redis", "redis-sentinel", "redis-cluster"]
+REDIS_FIXTURES = {"redis": "redis_server", "redis-sentinel": "redis_sentinel", "redis-cluster": "redis_cluster"}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -31,8 +34,8 @@ def open_instance(backend, tmp_path, request):
     """A factory of store instances over ONE shared backing store (one SQLite file, or one Redis with one
     key prefix): each call is like another server process opening the same store."""
     opened = []
-    if backend == "redis":
-        server = request.getfixturevalue("redis_server")
+    if backend in REDIS_FIXTURES:
+        server = request.getfixturevalue(REDIS_FIXTURES[backend])
         prefix = unique_prefix()
 
         def make():

@@ -8,6 +8,8 @@
   listing an address where nothing listens before the sentinel (the store must try the next one).
 - ``ClusterSet``: a Redis Cluster of three masters (``--cluster-enabled yes`` and
   ``redis-cli --cluster create``); ``url`` is the ``redis+cluster://`` store URL.
+- ``redis_cluster_fixture`` and ``redis_sentinel_fixture``: session-scoped fixtures (``redis_cluster``,
+  ``redis_sentinel``) to import into a test module.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
 from tests.conftest import free_port
@@ -169,3 +172,17 @@ class ClusterSet(Deployment):
     def stop(self) -> None:
         for node in self.nodes:
             node.kill()
+
+
+@pytest.fixture(name="redis_cluster", scope="session")
+def redis_cluster_fixture(tmp_path_factory):
+    """One Redis Cluster (three masters) for the session; tests keep apart by key prefix."""
+    with ClusterSet(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(name="redis_sentinel", scope="session")
+def redis_sentinel_fixture(tmp_path_factory):
+    """One Sentinel deployment for the session (never failed over); tests keep apart by key prefix."""
+    with SentinelSet(tmp_path_factory.mktemp("redis-sentinel")) as deployment:
+        yield deployment

@@ -23,6 +23,7 @@ app's ``cleanup_ctx`` (so inside the running loop that uses it); ``close()`` rel
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -36,7 +37,7 @@ from redis import exceptions as rexc
 from ..errors import TemporarilyUnavailable
 from ..settings import ConfigError
 from .base import User
-from .redis_client import SENTINEL_SCHEMES, connect, redact, replica_acks, scheme_of
+from .redis_client import CLUSTER_SCHEMES, SENTINEL_SCHEMES, connect, redact, replica_acks, scheme_of
 
 log = logging.getLogger("oauthlab.store")
 
@@ -126,6 +127,8 @@ def guarded(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     @functools.wraps(method)
     async def wrapper(self: "RedisStore", *args: Any, **kwargs: Any) -> T:
         try:
+            if not self.ready:
+                await self.initialize()
             try:
                 return await method(self, *args, **kwargs)
             except _UNREACHABLE:
@@ -174,12 +177,25 @@ class RedisStore:
         self.redis = connect(url, connect_timeout=connect_timeout, socket_timeout=socket_timeout,
                              client_name="oauthlab")
         self.follows_failover = scheme_of(url) in SENTINEL_SCHEMES
+        # A Cluster client learns the slot map once before its first commands: concurrent first
+        # commands would each start learning it and tear down each other's connections (redis-py).
+        self.ready = scheme_of(url) not in CLUSTER_SCHEMES
+        self._initializing: asyncio.Lock | None = None
         self.wait_replicas, self.wait_ms = replica_acks(url)
         # EVALSHA, reloaded by redis-py if a restarted Redis has forgotten them.
         script = self.redis.register_script
         self._add_user, self._update_user = script(_ADD_USER), script(_UPDATE_USER)
         self._put, self._put_forever = script(_PUT), script(_PUT_FOREVER)
         self._consume, self._delete, self._add_event = script(_CONSUME), script(_DELETE), script(_ADD_EVENT)
+
+    async def initialize(self) -> None:
+        """Learn the cluster's slot map, once, whoever asks first."""
+        if self._initializing is None:
+            self._initializing = asyncio.Lock()
+        async with self._initializing:
+            if not self.ready:
+                await self.redis.initialize()
+                self.ready = True
 
     async def _write(self, step: Any, *, keys: list[str] | None = None, args: list | None = None) -> Any:
         """One write: a script (``step`` with ``keys``/``args``) or ``step(client)``. With
