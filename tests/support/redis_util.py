@@ -7,6 +7,7 @@ on free 127.0.0.1 ports with their files in a temporary directory, killed at the
   ``restart()``; ``url`` for the store.
 - ``SentinelSet(tmp_dir)``: a master, a replica and a sentinel monitoring them (redis_sets.py).
 - ``ClusterSet(tmp_dir)``: a Redis Cluster of three masters (redis_sets.py).
+- ``assert_temporarily_unavailable(status, headers, body)``: the 503 a client sees while Redis is down.
 - ``redis_server``: a session-scoped fixture (import it into a test module) sharing one server.
 - ``require(binary)``: the path of a Redis binary, or skip - unless ``OAUTHLAB_REQUIRE_REDIS=1`` (CI),
   where a missing binary fails the test instead.
@@ -143,6 +144,15 @@ def redis_server(tmp_path_factory):
         yield server
     finally:
         server.kill()
+
+
+def assert_temporarily_unavailable(status, headers, body) -> None:
+    """What a client must see while the store's Redis cannot serve: 503 JSON temporarily_unavailable
+    with Retry-After (RFC 6749 §5.2), never a 500."""
+    assert status == 503, (status, body)
+    assert body["error"] == "temporarily_unavailable"
+    assert int(headers["Retry-After"]) >= 1
+    assert headers["Content-Type"].startswith("application/json")
 
 
 def unique_prefix() -> str:
