@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +17,7 @@ from servers.common.store import SQLiteStore, User, open_store
 from servers.common.throttle import Throttle
 
 from .support.redis_sets import redis_cluster_fixture, redis_sentinel_fixture  # noqa: F401 - fixtures
-from .support.redis_util import RedisServer, redis_server, unique_prefix  # noqa: F401 - fixture
+from .support.redis_util import RedisServer, redis_server_fixture, unique_prefix  # noqa: F401 - fixture
 
 BACKENDS = ["sqlite", "redis", "redis-sentinel", "redis-cluster"]
 REDIS_FIXTURES = {"redis": "redis_server", "redis-sentinel": "redis_sentinel", "redis-cluster": "redis_cluster"}
@@ -306,15 +305,6 @@ async def test_redis_store_loses_nothing_when_redis_crashes_and_restarts(tmp_pat
             await _check_everything(s2)
         finally:
             await s2.close()
-
-
-def test_open_store_selects_the_backend_from_the_url(tmp_path: Path):
-    """--store: default SQLite under the data directory, sqlite:PATH, redis:// and unix:// URLs."""
-    assert isinstance(open_store(tmp_path), SQLiteStore)
-    s = open_store(tmp_path, f"sqlite:{tmp_path / 'x.db'}")
-    assert isinstance(s, SQLiteStore) and s.path == tmp_path / "x.db"
-    assert isinstance(open_store(tmp_path, "redis://127.0.0.1:1/0"), RedisStore)
-    assert isinstance(open_store(tmp_path, f"unix://{tmp_path}/redis.sock"), RedisStore)
 
 
 async def test_redis_store_leaves_nothing_behind_once_entries_expire(redis_server):

@@ -8,7 +8,8 @@ on free 127.0.0.1 ports with their files in a temporary directory, killed at the
 - ``SentinelSet(tmp_dir)``: a master, a replica and a sentinel monitoring them (redis_sets.py).
 - ``ClusterSet(tmp_dir)``: a Redis Cluster of three masters (redis_sets.py).
 - ``assert_temporarily_unavailable(status, headers, body)``: the 503 a client sees while Redis is down.
-- ``redis_server``: a session-scoped fixture (import it into a test module) sharing one server.
+- ``redis_server_fixture``: a session-scoped fixture (``redis_server``, import it into a test module)
+  sharing one server.
 - ``require(binary)``: the path of a Redis binary, or skip - unless ``OAUTHLAB_REQUIRE_REDIS=1`` (CI),
   where a missing binary fails the test instead.
 """
@@ -135,8 +136,8 @@ class RedisServer:
         self.kill()
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
+@pytest.fixture(name="redis_server", scope="session")
+def redis_server_fixture(tmp_path_factory):
     """One throwaway redis-server for the whole session (nothing persisted); killed at the end."""
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
