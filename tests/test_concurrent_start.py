@@ -17,24 +17,60 @@ from pathlib import Path
 from cli import SERVER_NAMES
 from cli.processes import ROOT, free_port, serve_command, stop, wait_http
 from servers.common.store import SQLiteStore
+from servers.common.store.redis import RedisStore
+
+from .support.redis_util import RedisServer
 
 ROUNDS = 3
 PASSWORD_SERVERS = ("backend", "backend2", "backend3")  # password grant on the shared store
 
 
-def launch_all(directory: Path) -> dict[str, tuple[str, subprocess.Popen, Path]]:
-    """Start the six servers without waiting in between; returns name -> (base URL, process, log)."""
-    ports = {name: free_port() for name in SERVER_NAMES}
-    issuer = f"http://127.0.0.1:{ports['oauth-proxy']}"
+def launch(directory: Path, names, *extra: str) -> dict[str, tuple[str, subprocess.Popen, Path]]:
+    """Start the servers without waiting in between; returns label -> (base URL, process, log). A name
+    may come twice (``oauth-proxy#2``: a second instance); ``extra`` goes to every server."""
+    ports = {name: free_port() for name in names}
+    issuer = f"http://127.0.0.1:{ports.get('oauth-proxy', free_port())}"
     started = {}
-    for name in SERVER_NAMES:
-        extra = ("--upstream-issuer", issuer) if name in ("backend4", "frontend") else ()
-        log = directory / f"{name}.log"
+    for label in names:
+        name = label.split("#")[0]
+        args = (*extra, "--upstream-issuer", issuer) if name in ("backend4", "frontend") else extra
+        log = directory / f"{label.replace('#', '-')}.log"
         with open(log, "w") as out:
-            proc = subprocess.Popen(serve_command(name, ports[name], directory, *extra, log_level="warning"),
+            proc = subprocess.Popen(serve_command(name, ports[label], directory, *args, log_level="warning"),
                                     cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-        started[name] = (f"http://127.0.0.1:{ports[name]}", proc, log)
+        started[label] = (f"http://127.0.0.1:{ports[label]}", proc, log)
     return started
+
+
+def wait_all_up(servers) -> None:
+    for name, (base, proc, log) in servers.items():
+        try:
+            wait_http(base + "/health", proc, timeout=60)
+        except RuntimeError as exc:
+            raise AssertionError(f"{name} did not come up: {exc}\n{log.read_text()[-1500:]}") from None
+
+
+def stop_all(servers) -> None:
+    for _base, proc, _log in servers.values():
+        stop(proc)
+    for name, (_base, _proc, log) in servers.items():
+        assert "Traceback" not in log.read_text(), (name, log.read_text()[-1500:])
+
+
+def check_one_set_of_keys(keys: Path) -> None:
+    hs = json.loads((keys / "secrets.json").read_text())["hs256"]
+    assert len(hs) == 1  # one HS256 secret for backend2 and backend3
+    index = json.loads((keys / "oauth-proxy-jwks.json").read_text())
+    pems = sorted(p.name for p in keys.glob("*.pem"))
+    assert [e["file"] for e in index["keys"]] == pems and len(pems) == 1  # one RSA key, no orphan
+    assert not [p.name for p in keys.iterdir() if p.name.startswith(".write-test")]
+
+
+def check_seeded_once(users: list[str], clients: dict[str, dict], keys: Path) -> None:
+    assert users == ["alice", "johndoe"]
+    assert sorted(clients) == ["backend4-docs", "frontend", "m2m"]
+    m2m_secret = (keys / "client-secret-m2m").read_text().strip()  # the secret the store knows
+    assert clients["m2m"]["secret_sha256"] == hashlib.sha256(m2m_secret.encode()).hexdigest()
 
 
 def password_login(base: str) -> int:
@@ -48,9 +84,8 @@ def password_login(base: str) -> int:
         return exc.code
 
 
-def read_store(data_dir: Path) -> tuple[list[str], dict[str, dict]]:
+def read_store(store) -> tuple[list[str], dict[str, dict]]:
     async def read():
-        store = SQLiteStore(data_dir / "oauthlab.sqlite3")
         try:
             return ([u.username for u in await store.list_users()], dict(await store.list("clients")))
         finally:
@@ -59,34 +94,16 @@ def read_store(data_dir: Path) -> tuple[list[str], dict[str, dict]]:
 
 
 def check_one_round(directory: Path) -> None:
-    servers = launch_all(directory)
+    servers = launch(directory, SERVER_NAMES)
     try:
-        for name, (base, proc, log) in servers.items():
-            try:
-                wait_http(base + "/health", proc, timeout=60)
-            except RuntimeError as exc:
-                raise AssertionError(f"{name} did not come up: {exc}\n{log.read_text()[-1500:]}") from None
+        wait_all_up(servers)
         for name in PASSWORD_SERVERS:  # the seeded password hash is a valid one, wherever it was written
             assert password_login(servers[name][0]) == 200, name
     finally:
-        for _base, proc, _log in servers.values():
-            stop(proc)
-    for name, (_base, _proc, log) in servers.items():
-        assert "Traceback" not in log.read_text(), (name, log.read_text()[-1500:])
-
-    keys = directory / "keys"
-    hs = json.loads((keys / "secrets.json").read_text())["hs256"]
-    assert len(hs) == 1  # one HS256 secret for backend2 and backend3
-    index = json.loads((keys / "oauth-proxy-jwks.json").read_text())
-    pems = sorted(p.name for p in keys.glob("*.pem"))
-    assert [e["file"] for e in index["keys"]] == pems and len(pems) == 1  # one RSA key, no orphan
-    assert not [p.name for p in keys.iterdir() if p.name.startswith(".write-test")]
-
-    users, clients = read_store(directory / "data")
-    assert users == ["alice", "johndoe"]
-    assert sorted(clients) == ["backend4-docs", "frontend", "m2m"]
-    m2m_secret = (keys / "client-secret-m2m").read_text().strip()
-    assert clients["m2m"]["secret_sha256"] == hashlib.sha256(m2m_secret.encode()).hexdigest()
+        stop_all(servers)
+    check_one_set_of_keys(directory / "keys")
+    users, clients = read_store(SQLiteStore(directory / "data" / "oauthlab.sqlite3"))
+    check_seeded_once(users, clients, directory / "keys")
 
 
 def test_six_servers_started_at_once_share_one_set_of_keys_and_one_seeded_store(tmp_path):
@@ -98,3 +115,22 @@ def test_six_servers_started_at_once_share_one_set_of_keys_and_one_seeded_store(
         directory = tmp_path / f"round-{round_}"
         directory.mkdir()
         check_one_round(directory)
+
+
+def test_instances_started_at_once_on_one_redis_seed_it_once(tmp_path):
+    """Two oauth-proxy instances and backend2, backend3 launched at the same moment on one Redis store and
+    one keys directory: all come up, one set of keys, each default user and client stored once in Redis,
+    and the m2m secret in the keys directory is the one Redis knows."""
+    with RedisServer(tmp_path / "redis") as redis:
+        servers = launch(tmp_path, ("oauth-proxy", "oauth-proxy#2", "backend2", "backend3"),
+                         "--store", redis.url)
+        try:
+            wait_all_up(servers)
+            for name in ("backend2", "backend3"):
+                assert password_login(servers[name][0]) == 200, name
+        finally:
+            stop_all(servers)
+        check_one_set_of_keys(tmp_path / "keys")
+        users, clients = read_store(RedisStore(redis.url))
+    check_seeded_once(users, clients, tmp_path / "keys")
+    assert not list(tmp_path.glob("data/*.sqlite3"))  # nothing went to a local store
