@@ -14,8 +14,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp

@@ -95,7 +95,7 @@ class SentinelSet(Deployment):
         return (info["role"] == "slave" and int(info["master_port"]) == master
                 and info["master_link_status"] == "up")
 
-    def start(self) -> "SentinelSet":
+    def start(self) -> SentinelSet:
         for node in self.nodes:
             node.start()
         master, replicas = self.nodes[0].port, [n.port for n in self.nodes[1:]]
@@ -158,7 +158,7 @@ class ClusterSet(Deployment):
     def url(self) -> str:
         return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
 
-    def start(self) -> "ClusterSet":
+    def start(self) -> ClusterSet:
         for node in self.nodes:
             node.start()
         subprocess.run([self.cli, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in self.nodes),

@@ -85,7 +85,7 @@ class RedisServer:
             cmd += ["--appendonly", "no"]
         return cmd + list(self.extra)
 
-    def start(self, timeout: float = 10.0) -> "RedisServer":
+    def start(self, timeout: float = 10.0) -> RedisServer:
         if self.running:
             return self
         self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -125,11 +125,11 @@ class RedisServer:
         """A crash (SIGKILL): only what was already written to disk survives."""
         self._end(signal.SIGKILL)
 
-    def restart(self) -> "RedisServer":
+    def restart(self) -> RedisServer:
         self.stop()
         return self.start()
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> RedisServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

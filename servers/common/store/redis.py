@@ -29,8 +29,9 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import fields, replace
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 from redis import exceptions as rexc
 
@@ -125,7 +126,7 @@ def guarded(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     asks the sentinels for the master again (redis-py's own retry reconnects to the address it had). A
     repeated step is harmless: a consume that already took the value on the old master finds nothing."""
     @functools.wraps(method)
-    async def wrapper(self: "RedisStore", *args: Any, **kwargs: Any) -> T:
+    async def wrapper(self: RedisStore, *args: Any, **kwargs: Any) -> T:
         try:
             if not self.ready:
                 await self.initialize()
@@ -248,7 +249,7 @@ class RedisStore:
     async def add_user(self, user: User) -> None:
         flat = [x for kv in _encode_user(user).items() for x in kv]
         added = await self._write(self._add_user, keys=[self._user(user.username), self._users()],
-                                     args=[user.username, *flat])
+                                  args=[user.username, *flat])
         if not added:
             raise KeyError(user.username)
 
@@ -287,7 +288,7 @@ class RedisStore:
             await self._write(self._put_forever, keys=keys, args=[json.dumps(value), key])
         elif ttl > 0:
             await self._write(self._put, keys=keys, args=[json.dumps(value), max(1, int(ttl * 1000)), key,
-                                             int(time.time() * 1000)])
+                                                          int(time.time() * 1000)])
         else:  # already expired: never visible
             await self._write(self._delete, keys=keys, args=[key])
 
@@ -319,8 +320,9 @@ class RedisStore:
     @guarded
     async def add_event(self, key: str, window: float) -> None:
         now = time.time()
-        await self._write(self._add_event, keys=[self._ev(key)], args=[now - window, now, f"{now!r}:{secrets.token_hex(4)}",
-                                                          max(1, int(window * 1000)) + 1000])
+        member = f"{now!r}:{secrets.token_hex(4)}"  # unique per event
+        await self._write(self._add_event, keys=[self._ev(key)],
+                          args=[now - window, now, member, max(1, int(window * 1000)) + 1000])
 
     @guarded
     async def events(self, key: str, window: float) -> list[float]:

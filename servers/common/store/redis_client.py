@@ -141,8 +141,8 @@ def _db(text: str, url: str) -> int:
 
 def connect(url: str, *, connect_timeout: float, socket_timeout: float, client_name: str) -> Any:
     """The redis-py asyncio client for ``url`` (not connected yet: connections open on first use)."""
-    common: dict[str, Any] = dict(decode_responses=True, socket_connect_timeout=connect_timeout,
-                                  socket_timeout=socket_timeout, client_name=client_name)
+    common: dict[str, Any] = {"decode_responses": True, "socket_connect_timeout": connect_timeout,
+                              "socket_timeout": socket_timeout, "client_name": client_name}
     # One quick retry: a connection left broken by a restart or a failover is replaced at once.
     retry = Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1)
     scheme = scheme_of(url)

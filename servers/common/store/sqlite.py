@@ -19,7 +19,6 @@ from typing import Any
 from ..settings import ConfigError
 from .base import User
 
-
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     username TEXT PRIMARY KEY,
