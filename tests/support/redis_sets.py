@@ -95,12 +95,20 @@ class SentinelSet(Deployment):
         return (info["role"] == "slave" and int(info["master_port"]) == master
                 and info["master_link_status"] == "up")
 
+    @staticmethod
+    def _acknowledged(master: int, replicas: int) -> bool:
+        """The master counts ``replicas`` replicas that acknowledge its writes (what WAIT counts)."""
+        c = client(master)
+        c.set("oauthlab-test-probe", "1")
+        return c.execute_command("WAIT", replicas, 100) >= replicas
+
     def start(self) -> SentinelSet:
         for node in self.nodes:
             node.start()
         master, replicas = self.nodes[0].port, [n.port for n in self.nodes[1:]]
         for replica in replicas:
             wait_for("a replica did not sync", lambda replica=replica: self._replicating(replica, master))
+        wait_for("the master did not count its replicas", lambda: self._acknowledged(master, len(replicas)))
         conf = self.dir / "sentinel.conf"
         conf.write_text("\n".join([
             f"port {self.sentinel_port}", "bind 127.0.0.1", f"dir {self.dir}",
@@ -132,6 +140,7 @@ class SentinelSet(Deployment):
         wait_for("the new master did not take writes",
                  lambda: client(new).info("replication")["role"] == "master")
         wait_for("the other replica did not follow the new master", lambda: self._replicating(other, new))
+        wait_for("the new master did not count its replica", lambda: self._acknowledged(new, 1))
         return new
 
     def stop(self) -> None:
