@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import secrets
 import subprocess
+import threading
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from cli import SERVER_NAMES
 from cli.processes import ROOT, free_port, serve_command, stop, wait_http
+from servers.common import jwks, keys
 from servers.common.store import SQLiteStore
 from servers.common.store.redis import RedisStore
 
@@ -134,3 +137,36 @@ def test_instances_started_at_once_on_one_redis_seed_it_once(tmp_path):
         users, clients = read_store(RedisStore(redis.url))
     check_seeded_once(users, clients, tmp_path / "keys")
     assert not list(tmp_path.glob("data/*.sqlite3"))  # nothing went to a local store
+
+
+def test_key_material_asked_for_at_once_is_created_once(tmp_path):
+    """Sixteen threads (as in a process serving several apps, or tests) ask at the same moment for the
+    HS256 keys, the RS256 key index and the m2m secret of one empty keys directory: each is created once
+    and every caller gets that one (no caller keeps a key that was then overwritten)."""
+    keys_dir = tmp_path / "keys"
+    barrier = threading.Barrier(16)
+    results: list[tuple[str, str, str]] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            barrier.wait()
+            hs = keys.load_hs_keys(keys_dir)
+            rs = jwks.ensure_keys(keys_dir)
+            m2m = keys.read_or_create_private(keys_dir / "client-secret-m2m", lambda: secrets.token_hex(32))
+            results.append((hs.signing_kid, rs["signing"], m2m))
+        except BaseException as exc:  # reported below, with the thread's own traceback lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(results) == 16 and len(set(results)) == 1
+    hs_kid, rs_kid, m2m = results[0]
+    assert [e["kid"] for e in keys.read_secrets(keys_dir)] == [hs_kid]
+    assert [e["kid"] for e in jwks.read_index(keys_dir)["keys"]] == [rs_kid]
+    assert len(list(keys_dir.glob("*.pem"))) == 1
+    assert (keys_dir / "client-secret-m2m").read_text().strip() == m2m

@@ -78,41 +78,43 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
-_held: dict[str, int] = {}  # lock files this process holds, with their nesting depth
-_held_guard = threading.Lock()
+_thread_locks: dict[str, threading.RLock] = {}  # per lock file: this process's threads queue here
+_depth: dict[str, int] = {}  # per lock file: how deeply the thread holding it has entered
+_guard = threading.Lock()
 
 
 @contextlib.contextmanager
 def keys_lock(keys_dir: Path) -> Iterator[None]:
     """Exclusive across processes (and threads) for one keys directory: whoever creates key material
-    holds it, and everyone else waits, then reads the one winner's file. Re-entrant in a process."""
+    holds it, and everyone else waits, then reads the one winner's file. Re-entrant in a thread."""
     directory = Path(keys_dir)
-    directory.mkdir(parents=True, exist_ok=True)
     name = str((directory / LOCK_FILE).resolve())
-    with _held_guard:
-        nested = _held.get(name, 0) > 0
-        if nested:
-            _held[name] += 1
-    if nested:
+    with _guard:
+        thread_lock = _thread_locks.setdefault(name, threading.RLock())
+    with thread_lock:
+        if _depth.get(name, 0):  # this thread holds it already
+            _depth[name] += 1
+            try:
+                yield
+            finally:
+                _depth[name] -= 1
+            return
         try:
-            yield
-        finally:
-            with _held_guard:
-                _held[name] -= 1
-        return
-    fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        with _held_guard:
-            _held[name] = 1
+            directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ConfigError(f"{directory} is not writable ({exc.strerror or exc}); choose another with "
+                              f"--keys-dir or fix its permissions") from exc
         try:
-            yield
+            fcntl.flock(fd, fcntl.LOCK_EX)  # other processes queue here
+            _depth[name] = 1
+            try:
+                yield
+            finally:
+                _depth[name] = 0
+                fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
-            with _held_guard:
-                _held[name] = 0
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+            os.close(fd)
 
 
 def locked(function: Callable[..., T]) -> Callable[..., T]:
