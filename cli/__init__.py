@@ -13,7 +13,7 @@ import sys
 from servers.common.errors import TemporarilyUnavailable
 from servers.common.settings import ConfigError
 
-COMMANDS = ("serve", "keys", "users", "clients", "flow", "conformance", "fuzz", "bench")
+COMMANDS = ("serve", "keys", "users", "clients", "flow", "conformance", "profile", "fuzz", "bench")
 SERVER_NAMES = ("backend", "backend2", "backend3", "oauth-proxy", "backend4", "frontend")
 
 

@@ -13,7 +13,7 @@ from harness.fuzz import fuzz
 from harness.targets import profile_from_dict
 
 from .conftest import free_port
-from .vulnerable_rs import ISSUER, RSFlaws, create_rs, profile
+from .support.vulnerable_rs import ISSUER, RSFlaws, create_rs, profile
 
 BASE = {"iss": ISSUER, "sub": "johndoe", "aud": "http://a", "iat": 1, "exp": 2, "jti": "j", "scope": "me"}
 
