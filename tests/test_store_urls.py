@@ -94,5 +94,6 @@ async def test_no_reachable_node_is_temporarily_unavailable(scheme):
         with pytest.raises(TemporarilyUnavailable) as info:
             await store.get("code", "k")
         assert info.value.status == 503 and info.value.extra_headers["Retry-After"] == "2"
+        assert "unreachable" in str(info.value) and "<redis" not in str(info.value)  # one readable line
     finally:
         await store.close()

@@ -34,6 +34,7 @@ from dataclasses import fields, replace
 from typing import Any, TypeVar
 
 from redis import exceptions as rexc
+from redis.asyncio.sentinel import MasterNotFoundError
 
 from ..errors import TemporarilyUnavailable
 from ..settings import ConfigError
@@ -136,6 +137,9 @@ def guarded(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
                 if not self.follows_failover:
                     raise
                 return await method(self, *args, **kwargs)
+        except MasterNotFoundError:  # redis-py's message carries its client's repr: say it in one line
+            reason = f"redis store {self.safe_url} unreachable: no sentinel answered with a master"
+            raise TemporarilyUnavailable(reason, retry_after=RETRY_AFTER) from None
         except _UNREACHABLE as exc:
             reason = f"redis store {self.safe_url} unreachable: {exc.__class__.__name__}: {exc}"
             raise TemporarilyUnavailable(reason, retry_after=RETRY_AFTER) from None
