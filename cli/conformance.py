@@ -288,8 +288,9 @@ def register(sub) -> None:
     p = sub.add_parser(
         "conformance", help="replay the attack catalog against servers (ours by default)",
         description="Replay the OAuth 2.0 / JWT attack catalog. Without --target, start all our reference servers "
-                    "on free ports with throwaway keys and data and check them all. Exit codes: 0 every applicable "
-                    "scenario passes, 1 findings, 2 usage/configuration error or unreachable target.")
+                    "on free ports with throwaway keys and data and check them all. Exit codes: 0 no open finding at "
+                    "or above --fail-on and no error, 1 findings (not baselined) or errors, 2 usage/configuration error "
+                    "or unreachable target.")
     p.add_argument("--target", action="append", default=[], metavar="FILE",
                    help="a target profile (TOML); repeatable. Default: our own servers")
     p.add_argument("--only", action="append", default=[], metavar="ID|FAMILY",
