@@ -3,13 +3,16 @@
 Hypothesis stops a property at its first failure and shrinks it; so each property runs as its own
 hypothesis test, one after the other, with its own share of the example budget and its own seed (derived
 from ``seed`` and the property's key, so one property's draws never shift another's). Hypothesis runs in a
-worker thread; the requests go through this event loop over one keep-alive session (targets in the same
-process, e.g. test servers, keep being served).
+worker thread that sends each example over one blocking keep-alive connection (no event-loop round trip
+per example); the event loop stays free, so targets in the same process (test servers) keep being served.
 """
 from __future__ import annotations
 
 import asyncio
+import http.client
 import math
+import ssl
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -18,11 +21,12 @@ import aiohttp
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed as hyp_seed, settings
 from yarl import URL
 
-from .client import send
+from .client import BODY_LIMIT
 from .fuzz import Case, Oracle, Property
 from .fuzzprops import PROPERTIES
 from .listener import Listener
 from .rskit import RSKit
+from .scenario import Observation
 from .targets import Target
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -104,8 +108,58 @@ class FuzzReport:
 Progress = Callable[[str, str, int, int], None]   # (event "example"|"done", property key, done, quota)
 
 
-def _run_property(prop: Property, oracle: Oracle, quota: int, seed: int, url: str, session: aiohttp.ClientSession,
-                  loop: asyncio.AbstractEventLoop, progress: Progress | None) -> PropertyResult:
+class Connection:
+    """One keep-alive HTTP/1.1 connection to the target's endpoint; a request that got no answer on a
+    reused connection (the server closed it) is sent once more on a new one."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        u = URL(url, encoded=True)
+        self.https, self.host, self.port = u.scheme == "https", u.host or "", u.port
+        self.path = u.raw_path_qs or "/"
+        self.url, self.timeout = url, timeout
+        self.conn: http.client.HTTPConnection | None = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self.https:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
+                                               context=ssl.create_default_context())
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+
+    def get(self, headers: dict[str, str], label: str) -> Observation:
+        start, error = time.monotonic(), ""
+        for _attempt in range(2):
+            if self.conn is None:
+                self.conn = self._connect()
+            try:
+                self.conn.request("GET", self.path, headers=headers)
+                resp = self.conn.getresponse()
+                raw = resp.read()
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                error = f"{exc.__class__.__name__}: {exc}"
+                self.close()
+                continue
+            if resp.will_close:
+                self.close()
+            pairs = resp.getheaders()
+            lists: dict[str, list[str]] = {}
+            for k, v in pairs:
+                lists.setdefault(k.lower(), []).append(v)
+            text = raw[:BODY_LIMIT].decode("utf-8", "replace")
+            return Observation(label=label, method="GET", url=self.url, request_headers=headers, request_body=None,
+                               status=resp.status, headers=dict(reversed(pairs)), body=text,
+                               elapsed=time.monotonic() - start,
+                               header_lists={k: tuple(v) for k, v in lists.items()})
+        return Observation(label=label, method="GET", url=self.url, request_headers=headers, request_body=None,
+                           status=None, headers={}, body="", elapsed=time.monotonic() - start, error=error)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def _run_property(prop: Property, oracle: Oracle, quota: int, seed: int, conn: Connection,
+                  progress: Progress | None) -> PropertyResult:
     """One hypothesis test for one property; the last failing call is the shrunk example (hypothesis replays
     the minimal failing example last)."""
     result = PropertyResult(prop)
@@ -122,8 +176,7 @@ def _run_property(prop: Property, oracle: Oracle, quota: int, seed: int, url: st
         if progress is not None:
             progress("example", prop.key, result.examples, quota)
         headers = {"Authorization": case.authorization} if case.authorization else {}
-        obs = asyncio.run_coroutine_threadsafe(send(session, "GET", URL(url, encoded=True), label=prop.key,
-                                                    headers=headers), loop).result()
+        obs = conn.get(headers, prop.key)
         problems = prop.judge(case, obs, oracle)
         if problems:
             challenge = obs.header_values("WWW-Authenticate")
@@ -137,7 +190,7 @@ def _run_property(prop: Property, oracle: Oracle, quota: int, seed: int, url: st
             result.verdict = "fail"
             result.case, result.problems = last["case"], last["problems"]
             result.status, result.challenge = last["status"], last["challenge"]
-            result.curl = result.case.curl(url)
+            result.curl = result.case.curl(conn.url)
         else:
             result.verdict, result.error = "error", f"{exc.__class__.__name__}: {str(exc)[:300]}"
     return result
@@ -146,7 +199,6 @@ def _run_property(prop: Property, oracle: Oracle, quota: int, seed: int, url: st
 async def fuzz(target: Target, examples: int = 2000, seed: int = 0, progress: Progress | None = None,
                only: tuple[str, ...] = ()) -> FuzzReport:
     """Run every applicable property against ``target`` with about ``examples`` examples in all."""
-    loop = asyncio.get_running_loop()
     listener = await Listener().start()
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), cookie_jar=aiohttp.DummyCookieJar(),
                                     connector=aiohttp.TCPConnector(limit=4))
@@ -156,6 +208,7 @@ async def fuzz(target: Target, examples: int = 2000, seed: int = 0, progress: Pr
         oracle = Oracle.of(kit)
         url = target.url(kit.profile.endpoint)
         report = FuzzReport(target.name, url, seed)
+        conn = Connection(url)
         chosen = [p for p in PROPERTIES if not only or any(p.key == k or p.key.startswith(k + ":") for k in only)]
         todo = [p for p in chosen if p.applies(oracle)]
         report.skipped = [p.key for p in chosen if p not in todo]
@@ -166,12 +219,12 @@ async def fuzz(target: Target, examples: int = 2000, seed: int = 0, progress: Pr
             weights = sum(p.weight for p in todo[i:])
             quota = max(1, math.ceil((examples - used) * prop.weight / weights))
             prop_seed = zlib.crc32(f"{seed}:{prop.key}".encode())
-            result = await asyncio.to_thread(_run_property, prop, oracle, quota, prop_seed, url, session, loop,
-                                             progress)
+            result = await asyncio.to_thread(_run_property, prop, oracle, quota, prop_seed, conn, progress)
             used += result.examples
             report.results.append(result)
             if progress is not None:
                 progress("done", prop.key, result.examples, quota)
+        conn.close()
         failed = {r.prop.key for r in report.failures}
         for r in report.results:
             if r.verdict == "fail" and failed & set(r.prop.subsumed_by):

@@ -242,57 +242,77 @@ def _split(token: str) -> tuple[str, str, str]:
     return h, p, s
 
 
-@st.composite
-def token_shapes(draw: Any, token: str) -> str:
-    """Strings that are not the compact JWS (RFC 7515 §7.1): wrong segment counts, a segment emptied,
-    truncation, the signature of another segment."""
+POSITIONS = st.integers(0, 2 ** 16)   # a place in a segment, taken modulo its length
+SHAPE_EDITS = st.one_of(st.tuples(st.just("segments"), st.sampled_from([1, 2, 4, 5, 6])),
+                        st.tuples(st.just("truncate"), POSITIONS),
+                        st.tuples(st.just("empty-parts"), st.integers(0, 5)),
+                        st.tuples(st.just("swap"), st.none()),
+                        st.tuples(st.just("junk"), st.integers(0, 4)))
+
+
+def _shape(token: str, edit: tuple) -> str:
     h, p, s = _split(token)
-    kind = draw(st.sampled_from(["segments", "truncate", "empty-parts", "swap", "junk"]))
-    if kind == "junk":
-        return draw(st.sampled_from(["null", "undefined", "e30.e30.", "Bearer", token + "." + s]))
+    kind, n = edit
     if kind == "segments":
-        n = draw(st.sampled_from([1, 2, 4, 5, 6]))
         return ".".join([h, p, s, "e30", "x", "y"][:n])
     if kind == "truncate":
-        return token[: draw(st.integers(0, len(token) - 2))]
+        return token[: n % (len(token) - 1)]
     if kind == "swap":
         return f"{p}.{h}.{s}"
-    return draw(st.sampled_from([f"{h}..{s}", f".{p}.{s}", f"{h}.{p}.", "..", ".", f"{h}.{p}.{h}"]))
+    if kind == "junk":
+        return ["null", "undefined", "e30.e30.", "Bearer", f"{token}.{s}"][n]
+    return [f"{h}..{s}", f".{p}.{s}", f"{h}.{p}.", "..", ".", f"{h}.{p}.{h}"][n]
 
 
-@st.composite
-def non_canonical_encodings(draw: Any, token: str) -> str:
+def token_shapes(tokens: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """Strings made from ``tokens`` that are not a compact JWS (RFC 7515 §7.1): wrong segment counts, a
+    segment emptied, truncation, segments swapped, junk."""
+    return st.builds(_shape, tokens, SHAPE_EDITS)
+
+
+ENCODING_EDITS = st.one_of(st.tuples(st.just("padding"), st.integers(0, 2), st.none()),
+                           st.tuples(st.just("alphabet"), POSITIONS, st.sampled_from(list("*%!$&'()+,;/=@[]{}\"é"))),
+                           st.tuples(st.just("whitespace"), POSITIONS, st.sampled_from([" ", "\t"])))
+
+
+def _encoding(token: str, edit: tuple) -> str:
+    h, p, s = _split(token)
+    kind, n, ch = edit
+    if kind == "padding":
+        return [f"{h}=.{p}.{s}", f"{h}.{p}==.{s}", f"{h}.{p}.{s}="][n]
+    if kind == "alphabet":
+        i = n % (len(s) + 1)
+        return f"{h}.{p}.{s[:i]}{ch}{s[i:]}"
+    i = 1 + n % (len(p) - 1)
+    return f"{h}.{p[:i]}{ch}{p[i:]}.{s}"
+
+
+def non_canonical_encodings(tokens: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     """The same signed bytes spelled in a way RFC 7515 §2 excludes ("base64url encoding ... with all trailing
     '=' characters omitted ... and without the inclusion of any line breaks, whitespace, or other additional
     characters"): padding, a character outside the alphabet, whitespace."""
-    h, p, s = _split(token)
-    kind = draw(st.sampled_from(["padding", "alphabet", "whitespace"]))
-    if kind == "padding":
-        return draw(st.sampled_from([f"{h}=.{p}.{s}", f"{h}.{p}==.{s}", f"{h}.{p}.{s}="]))
-    if kind == "alphabet":
-        ch = draw(st.sampled_from(list("*%!$&'()+,;/=@[]{}\"é")))
-        i = draw(st.integers(0, len(s)))
-        return f"{h}.{p}.{s[:i]}{ch}{s[i:]}"
-    i = draw(st.integers(1, len(p) - 1))
-    return f"{h}.{p[:i]}{draw(st.sampled_from([' ', chr(9)]))}{p[i:]}.{s}"
+    return st.builds(_encoding, tokens, ENCODING_EDITS)
 
 
-@st.composite
-def authorization_headers(draw: Any, token: str) -> str:
+SCHEMES = st.lists(st.booleans(), min_size=6, max_size=6).map(
+    lambda bits: "".join(c.upper() if b else c.lower() for c, b in zip("bearer", bits)))
+
+
+def authorization_headers(tokens: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     """Valid RFC 6750 §2.1 credentials with one space: the scheme in any case (RFC 9110 §11.1: "It uses a
     case-insensitive token as a means to identify the authentication scheme")."""
-    scheme = "".join(draw(st.sampled_from([c.lower(), c.upper()])) for c in "Bearer")
-    return f"{scheme} {token}"
+    return st.builds(lambda scheme, token: f"{scheme} {token}", SCHEMES, tokens)
 
 
-@st.composite
-def lenient_authorization_headers(draw: Any, token: str) -> str:
-    """Authorization values that carry the valid token but bend RFC 6750 §2.1 (``"Bearer" 1*SP b64token``):
+BENT = ("Bearer  {t}", "Bearer   {t}", "Bearer {t} x", "Bearer {t},", "Basic {t}", "Token {t}", "{t}", 'Bearer "{t}"',
+        "Bearer\t{t}", "Bearer {t} ")
+
+
+def lenient_authorization_headers(tokens: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """Authorization values that carry a valid token but bend RFC 6750 §2.1 (``"Bearer" 1*SP b64token``):
     several spaces (valid, but no rule obliges a server to accept them), a tab, trailing text, quotes,
     another scheme. Refusing or accepting the valid token inside is both fine."""
-    return draw(st.sampled_from([f"Bearer  {token}", f"Bearer   {token}", f"Bearer {token} x", f"Bearer {token},",
-                                 f"Basic {token}", f"Token {token}", token, f'Bearer "{token}"', f"Bearer\t{token}",
-                                 f"Bearer {token} "]))
+    return st.builds(lambda form, token: form.format(t=token), st.sampled_from(BENT), tokens)
 
 
 def credential_less_headers() -> st.SearchStrategy[str]:
