@@ -38,8 +38,12 @@ def _control(kit: RSKit) -> list[Probe]:
 
 
 def send_alg_none(kit: RSKit) -> list[Probe]:
+    """T0's header with alg none, and the published exploit's header ``{"alg":"none","typ":"JWT"}`` (no kid:
+    CVE-2022-23540 needs the verifier's key lookup to come back empty), each with an empty signature."""
     h, c = base_header(kit), base_claims(kit)
-    return [Probe("alg=none, empty signature", forge.unsigned_token(h, c, "none"))]
+    return [Probe("alg=none, empty signature", forge.unsigned_token(h, c, "none")),
+            Probe('header {"alg":"none","typ":"JWT"} (no kid), empty signature',
+                  forge.jws({"alg": "none", "typ": "JWT"}, c))]
 
 
 def vary_alg_none_case(kit: RSKit) -> list[Probe]:

@@ -1,0 +1,87 @@
+"""A tiny resource server around one PyJWT version, written the way applications of that version's time
+wrote it (tests only; run it with the vendored version first on PYTHONPATH).
+
+``--mode pkcs1``: the public key is read from a PKCS#1 PEM file (``-----BEGIN RSA PUBLIC KEY-----``) and
+``jwt.decode(token, key, audience=..., issuer=...)`` is called without ``algorithms``, as PyJWT 1.x allowed:
+CVE-2017-11424 (PyJWT <= 1.5.0 let that key be used as an HMAC secret; 1.5.1 refuses it, and 1.5.2 is the first
+version that also verifies signatures when ``algorithms`` is not given).
+
+``--mode openssh``: the public key is an OpenSSH ``ecdsa-sha2-nistp256`` line and the algorithms passed are
+``jwt.algorithms.get_default_algorithms()``, as in the advisory's proof of concept: CVE-2022-29217
+(PyJWT <= 2.3.0 let that key be used as an HMAC secret; 2.4.0 refuses it).
+
+``GET /users/me`` answers 200 with the subject, or 401 with an RFC 6750 §3 challenge; ``GET /health`` 200.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import collections.abc
+import json
+import warnings
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# PyJWT 1.5 imports these from ``collections``, which Python 3.10 removed: the one alias it needs today.
+for _name in ("Mapping", "Iterable", "Sequence"):
+    setattr(collections, _name, getattr(collections.abc, _name))
+warnings.simplefilter("ignore")
+
+import jwt  # noqa: E402 - after the alias
+
+REFUSED = tuple(e for e in (getattr(jwt, "PyJWTError", None), jwt.InvalidTokenError,
+                            getattr(jwt.exceptions, "InvalidKeyError", None)) if e is not None)
+
+
+def make_handler(key: bytes, mode: str, issuer: str, audience: str):
+    algorithms = list(jwt.algorithms.get_default_algorithms()) if mode == "openssh" else None
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+        def _send(self, status: int, body: dict, challenge: str | None = None) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if challenge:
+                self.send_header("WWW-Authenticate", challenge)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            if self.path == "/health":
+                return self._send(200, {"status": "ok"})
+            if self.path != "/users/me":
+                return self._send(404, {"error": "not_found"})
+            scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                return self._send(401, {"error": "unauthorized"}, "Bearer")
+            try:
+                kwargs = {"audience": audience, "issuer": issuer}
+                claims = jwt.decode(token, key, **kwargs) if algorithms is None else \
+                    jwt.decode(token, key, algorithms=algorithms, **kwargs)
+            except REFUSED:
+                return self._send(401, {"error": "invalid_token"}, 'Bearer error="invalid_token"')
+            return self._send(200, {"sub": claims.get("sub")})
+    return Handler
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--key-file", required=True, help="the public key, as the application holds it")
+    p.add_argument("--mode", choices=("pkcs1", "openssh"), required=True)
+    p.add_argument("--issuer", required=True)
+    p.add_argument("--audience", required=True)
+    a = p.parse_args()
+    with open(a.key_file, "rb") as fh:
+        key = fh.read()
+    server = ThreadingHTTPServer(("127.0.0.1", a.port), make_handler(key, a.mode, a.issuer, a.audience))
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

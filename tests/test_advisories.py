@@ -1,0 +1,156 @@
+"""Published advisories replayed by the catalog's own scenarios against the library versions they name.
+
+Each test starts a tiny resource server around the vulnerable version of a real library (vendored by
+``.ci/install-vulnerable-libs.sh`` under tests/calibration/vulnerable_libs/, never in the main environment),
+runs the CVE-tagged scenario with ``harness.runner.run`` and asserts that it reports the vulnerability; then
+the same server around the fixed version, where the same scenario passes. The scenario's probes carry the
+exploit's exact shape (docs/advisories.md explains each one).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from cli.processes import free_port, wait_http
+from conformance import CATALOG
+from harness import runner
+from harness.scenario import impact_of
+from harness.targets import profile_from_dict
+
+from .conftest import ROOT
+
+LIBS = ROOT / "tests" / "calibration" / "vulnerable_libs"
+VENDOR = LIBS / ".vendor"
+ISSUER = "https://issuer.example"
+
+
+def _installed(path: Path) -> Path:
+    """A vendored library; missing: a failure in CI (the install step did not run), a skip elsewhere."""
+    if not path.exists():
+        message = f"{path} is missing: run .ci/install-vulnerable-libs.sh"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def _write_private(path: Path, key) -> str:
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return str(path)
+
+
+@contextlib.contextmanager
+def _server(cmd: list[str], env: dict[str, str], port: int):
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        try:
+            wait_http(f"http://127.0.0.1:{port}/health", proc, timeout=20)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {proc.stderr.read().decode()[-800:] if proc.stderr else ''}") from None
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _target(base: str, algorithm: str, **key_source: str):
+    res = {"endpoint": "/users/me", "issuer": ISSUER, "audience": base, "algorithm": algorithm, "subject": "johndoe",
+           "scope": "me", "lifetime": 300, **key_source}
+    return profile_from_dict({"name": "advisory-rs", "kind": "resource-server", "base_url": base, "resource": res})
+
+
+async def _verdict(target, scenario_id: str, control_id: str):
+    """The scenario's result (with its control) from the harness runner."""
+    report = await runner.run([target], runner.select(CATALOG, [scenario_id, control_id]), jobs=2)
+    by_id = {r.id: r for r in report.results}
+    assert by_id[control_id].verdict == "pass", (by_id[control_id].problems, by_id[control_id].reason)
+    return by_id[scenario_id]
+
+
+def _assert_vulnerable(result) -> None:
+    assert result.verdict == "fail", (result.verdict, result.problems, result.reason)
+    assert result.problems and all(impact_of(p) == "vulnerability" for p in result.problems), result.problems
+
+
+def _assert_fixed(result) -> None:
+    assert result.verdict == "pass", (result.verdict, result.problems, result.reason)
+
+
+def _pyjwt(version: str, mode: str, key_file: Path, port: int) -> tuple[list[str], dict[str, str]]:
+    vendored = _installed(VENDOR / f"pyjwt-{version}")
+    cmd = [sys.executable, str(LIBS / "pyjwt_rs.py"), "--port", str(port), "--key-file", str(key_file), "--mode", mode,
+           "--issuer", ISSUER, "--audience", f"http://127.0.0.1:{port}"]
+    return cmd, {"PYTHONPATH": str(vendored)}
+
+
+# 1.5.1 carried the fix but passed ``algorithms`` into PyJWS.decode's ``verify`` slot, so without ``algorithms``
+# it verified no signature at all (fixed in 1.5.2, "Ensure correct arguments order in decode super call"):
+# 1.5.2 is the first version that is fixed for the application below.
+@pytest.mark.parametrize("version,vulnerable", [("1.5.0", True), ("1.5.2", False)])
+async def test_cve_2017_11424_pkcs1_public_key_as_hmac_secret(tmp_path, version, vulnerable):
+    """CVE-2017-11424 (GHSA-r9jw-mwhq-wp62): PyJWT <= 1.5.0 refused PEM public keys and certificates as HMAC
+    secrets by their header lines but missed PKCS#1 ``-----BEGIN RSA PUBLIC KEY-----``; an application that
+    holds its RS256 key in that form and does not pin ``algorithms`` accepts an HS256 token keyed with the
+    file's bytes. RFC 8725 §2.1: the attacker "uses the public key as the HMAC secret". The probe is the
+    fix's own test case: HS256 over the PKCS#1 PEM, byte for byte as the application reads it."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pub = tmp_path / "public-pkcs1.pem"
+    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1))
+    port = free_port()
+    cmd, env = _pyjwt(version, "pkcs1", pub, port)
+    with _server(cmd, env, port) as base:
+        target = _target(base, "RS256", private_key_file=_write_private(tmp_path / "private.pem", key))
+        result = await _verdict(target, "sig-confusion-pkcs1-pem", "sig-valid-rs256-control")
+    (_assert_vulnerable if vulnerable else _assert_fixed)(result)
+
+
+@pytest.mark.parametrize("version,vulnerable", [("2.3.0", True), ("2.4.0", False)])
+async def test_cve_2022_29217_openssh_public_key_as_hmac_secret(tmp_path, version, vulnerable):
+    """CVE-2022-29217 (GHSA-ffqj-6fqr-9h24): PyJWT <= 2.3.0 blocked only ``ssh-rsa`` among OpenSSH keys, so an
+    application passing ``jwt.algorithms.get_default_algorithms()`` with an ``ecdsa-sha2-nistp256`` public key
+    accepts HS256 tokens keyed with that key line (the advisory's proof of concept, with an ECDSA key where it
+    used Ed25519; 2.4.0 refuses every SSH and PEM key as an HMAC secret)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    pub = tmp_path / "public.ssh"
+    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH))
+    port = free_port()
+    cmd, env = _pyjwt(version, "openssh", pub, port)
+    with _server(cmd, env, port) as base:
+        target = _target(base, "ES256", private_key_file=_write_private(tmp_path / "private.pem", key))
+        result = await _verdict(target, "sig-confusion-openssh", "sig-valid-rs256-control")
+    (_assert_vulnerable if vulnerable else _assert_fixed)(result)
+
+
+@pytest.mark.parametrize("version,vulnerable", [("8.5.1", True), ("9.0.0", False)])
+async def test_cve_2022_23540_alg_none_with_an_empty_key_lookup(tmp_path, version, vulnerable):
+    """CVE-2022-23540 (GHSA-qwph-4952-7xr6): jsonwebtoken <= 8.5.1 ``jwt.verify()`` without ``algorithms``
+    and with a falsy key "defaulting to the none algorithm for signature verification". An application that
+    looks its HS256 key up by kid gets ``undefined`` for the exploit's header ``{"alg":"none","typ":"JWT"}``
+    and accepts the unsigned token; RFC 9068 §4: the resource server "MUST reject any JWT in which the value of
+    alg is none"."""
+    app = _installed(LIBS / f"node-jsonwebtoken-{version}" / "node_modules")
+    secret = secrets.token_hex(32)
+    key_set = tmp_path / "secrets.json"
+    key_set.write_text(json.dumps({"hs256": [{"kid": "k1", "secret": secret, "created": 0, "retired": None}]}))
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    cmd = ["node", str(LIBS / "jsonwebtoken_rs.js"), "--port", str(port), "--key-set", str(key_set),
+           "--issuer", ISSUER, "--audience", base_url]
+    with _server(cmd, {"NODE_PATH": str(app)}, port) as base:
+        target = _target(base, "HS256", secret_file=str(key_set))
+        result = await _verdict(target, "sig-alg-none", "sig-valid-hs256-control")
+    (_assert_vulnerable if vulnerable else _assert_fixed)(result)
