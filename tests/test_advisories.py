@@ -90,11 +90,18 @@ def _assert_fixed(result) -> None:
     assert result.verdict == "pass", (result.verdict, result.problems, result.reason)
 
 
-def _pyjwt(version: str, mode: str, key_file: Path, port: int) -> tuple[list[str], dict[str, str]]:
+async def _pyjwt_verdict(tmp_path: Path, version: str, mode: str, key, public: bytes, algorithm: str,
+                         scenario_id: str):
+    """Run ``scenario_id`` against pyjwt_rs.py on the vendored PyJWT ``version`` holding ``public``."""
     vendored = _installed(VENDOR / f"pyjwt-{version}")
+    key_file = tmp_path / "public-key"
+    key_file.write_bytes(public)
+    port = free_port()
     cmd = [sys.executable, str(LIBS / "pyjwt_rs.py"), "--port", str(port), "--key-file", str(key_file), "--mode", mode,
            "--issuer", ISSUER, "--audience", f"http://127.0.0.1:{port}"]
-    return cmd, {"PYTHONPATH": str(vendored)}
+    with _server(cmd, {"PYTHONPATH": str(vendored)}, port) as base:
+        target = _target(base, algorithm, private_key_file=_write_private(tmp_path / "private.pem", key))
+        return await _verdict(target, scenario_id, "sig-valid-rs256-control")
 
 
 # 1.5.1 carried the fix but passed ``algorithms`` into PyJWS.decode's ``verify`` slot, so without ``algorithms``
@@ -108,13 +115,8 @@ async def test_cve_2017_11424_pkcs1_public_key_as_hmac_secret(tmp_path, version,
     file's bytes. RFC 8725 §2.1: the attacker "uses the public key as the HMAC secret". The probe is the
     fix's own test case: HS256 over the PKCS#1 PEM, byte for byte as the application reads it."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pub = tmp_path / "public-pkcs1.pem"
-    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1))
-    port = free_port()
-    cmd, env = _pyjwt(version, "pkcs1", pub, port)
-    with _server(cmd, env, port) as base:
-        target = _target(base, "RS256", private_key_file=_write_private(tmp_path / "private.pem", key))
-        result = await _verdict(target, "sig-confusion-pkcs1-pem", "sig-valid-rs256-control")
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
+    result = await _pyjwt_verdict(tmp_path, version, "pkcs1", key, public, "RS256", "sig-confusion-pkcs1-pem")
     (_assert_vulnerable if vulnerable else _assert_fixed)(result)
 
 
@@ -125,13 +127,8 @@ async def test_cve_2022_29217_openssh_public_key_as_hmac_secret(tmp_path, versio
     accepts HS256 tokens keyed with that key line (the advisory's proof of concept, with an ECDSA key where it
     used Ed25519; 2.4.0 refuses every SSH and PEM key as an HMAC secret)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    pub = tmp_path / "public.ssh"
-    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH))
-    port = free_port()
-    cmd, env = _pyjwt(version, "openssh", pub, port)
-    with _server(cmd, env, port) as base:
-        target = _target(base, "ES256", private_key_file=_write_private(tmp_path / "private.pem", key))
-        result = await _verdict(target, "sig-confusion-openssh", "sig-valid-rs256-control")
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    result = await _pyjwt_verdict(tmp_path, version, "openssh", key, public, "ES256", "sig-confusion-openssh")
     (_assert_vulnerable if vulnerable else _assert_fixed)(result)
 
 
