@@ -22,6 +22,8 @@ install pyjwt-1.5.0 pyjwt==1.5.0 cryptography==36.0.2
 install pyjwt-1.5.2 pyjwt==1.5.2 cryptography==36.0.2
 install pyjwt-2.3.0 pyjwt==2.3.0
 install pyjwt-2.4.0 pyjwt==2.4.0
+install pyjwt-2.10.0 pyjwt==2.10.0
+install pyjwt-2.10.1 pyjwt==2.10.1
 
 # Node: each application directory has a committed package-lock.json.
 shopt -s nullglob

@@ -91,8 +91,9 @@ def _assert_fixed(result) -> None:
 
 
 async def _pyjwt_verdict(tmp_path: Path, version: str, mode: str, key, public: bytes, algorithm: str,
-                         scenario_id: str):
-    """Run ``scenario_id`` against pyjwt_rs.py on the vendored PyJWT ``version`` holding ``public``."""
+                         scenario_id: str, control_id: str = "sig-valid-rs256-control"):
+    """Run ``scenario_id`` against pyjwt_rs.py on the vendored PyJWT ``version`` holding ``public`` (the
+    harness signs with ``key``: a private key, or the HS256 secret itself)."""
     vendored = _installed(VENDOR / f"pyjwt-{version}")
     key_file = tmp_path / "public-key"
     key_file.write_bytes(public)
@@ -100,8 +101,9 @@ async def _pyjwt_verdict(tmp_path: Path, version: str, mode: str, key, public: b
     cmd = [sys.executable, str(LIBS / "pyjwt_rs.py"), "--port", str(port), "--key-file", str(key_file), "--mode", mode,
            "--issuer", ISSUER, "--audience", f"http://127.0.0.1:{port}"]
     with _server(cmd, {"PYTHONPATH": str(vendored)}, port) as base:
-        target = _target(base, algorithm, private_key_file=_write_private(tmp_path / "private.pem", key))
-        return await _verdict(target, scenario_id, "sig-valid-rs256-control")
+        source = {"secret_file": str(key_file)} if algorithm.startswith("HS") else \
+            {"private_key_file": _write_private(tmp_path / "private.pem", key)}
+        return await _verdict(_target(base, algorithm, **source), scenario_id, control_id)
 
 
 # 1.5.1 carried the fix but passed ``algorithms`` into PyJWS.decode's ``verify`` slot, so without ``algorithms``
@@ -129,6 +131,17 @@ async def test_cve_2022_29217_openssh_public_key_as_hmac_secret(tmp_path, versio
     key = ec.generate_private_key(ec.SECP256R1())
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     result = await _pyjwt_verdict(tmp_path, version, "openssh", key, public, "ES256", "sig-confusion-openssh")
+    (_assert_vulnerable if vulnerable else _assert_fixed)(result)
+
+
+@pytest.mark.parametrize("version,vulnerable", [("2.10.0", True), ("2.10.1", False)])
+async def test_cve_2024_53861_issuer_substring(tmp_path, version, vulnerable):
+    """CVE-2024-53861 (GHSA-75c5-xw7c-p5pm): PyJWT 2.10.0 checked a string ``issuer`` with ``iss in issuer``,
+    so a token whose iss is any substring of the expected issuer passed. RFC 9068 §4: the issuer identifier
+    "MUST exactly match the value of the iss claim"."""
+    secret = secrets.token_hex(32).encode()
+    result = await _pyjwt_verdict(tmp_path, version, "hs256", secret, secret, "HS256", "iss-near-match",
+                                  "sig-valid-hs256-control")
     (_assert_vulnerable if vulnerable else _assert_fixed)(result)
 
 

@@ -10,6 +10,10 @@ version that also verifies signatures when ``algorithms`` is not given).
 ``jwt.algorithms.get_default_algorithms()``, as in the advisory's proof of concept: CVE-2022-29217
 (PyJWT <= 2.3.0 let that key be used as an HMAC secret; 2.4.0 refuses it).
 
+``--mode hs256``: a careful HS256 application (``algorithms=["HS256"]``, issuer and audience given):
+CVE-2024-53861 (PyJWT 2.10.0 compared a string ``issuer`` with ``in``, so any substring of it passed as
+``iss``; 2.10.1 compares for equality).
+
 ``GET /users/me`` answers 200 with the subject, or 401 with an RFC 6750 §3 challenge; ``GET /health`` 200.
 """
 from __future__ import annotations
@@ -33,7 +37,7 @@ REFUSED = tuple(e for e in (getattr(jwt, "PyJWTError", None), jwt.InvalidTokenEr
 
 
 def make_handler(key: bytes, mode: str, issuer: str, audience: str):
-    algorithms = list(jwt.algorithms.get_default_algorithms()) if mode == "openssh" else None
+    algorithms = {"openssh": list(jwt.algorithms.get_default_algorithms()), "hs256": ["HS256"]}.get(mode)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -72,8 +76,8 @@ def make_handler(key: bytes, mode: str, issuer: str, audience: str):
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--key-file", required=True, help="the public key, as the application holds it")
-    p.add_argument("--mode", choices=("pkcs1", "openssh"), required=True)
+    p.add_argument("--key-file", required=True, help="the public key (or the HS256 secret), as the application holds it")
+    p.add_argument("--mode", choices=("pkcs1", "openssh", "hs256"), required=True)
     p.add_argument("--issuer", required=True)
     p.add_argument("--audience", required=True)
     a = p.parse_args()
