@@ -90,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {args.target}: resource: missing: fuzzing needs a [resource] table", file=sys.stderr)
         return 2
     only = tuple(args.only or ())
+    from harness.fuzzprops import PROPERTIES
+    known = {p.key for p in PROPERTIES} | {p.key.split(":")[0] for p in PROPERTIES}
+    unknown = [k for k in only if k not in known]
+    if unknown:
+        print(f"error: --only {unknown[0]!r} names no property; known: {', '.join(sorted(known))}", file=sys.stderr)
+        return 2
     report = asyncio.run(fuzz(target, examples, seed, Progress(), only))  # bad target: exit 2 in cli.main
     if args.format == "json":
         print(json.dumps(report.as_dict(args.fail_on), indent=2, default=str))

@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -53,9 +54,9 @@ class Property:
     keyword: str                # "MUST" | "SHOULD"
     severity: str               # for a vulnerability: the rating; deviations are low (MUST) / info (SHOULD)
     rule: str                   # the sentence it rests on
-    cases: Callable[["Oracle"], st.SearchStrategy[Case]]
-    judge: Callable[[Case, Observation, "Oracle"], list[str]]
-    applies: Callable[["Oracle"], bool] = lambda o: o.mint
+    cases: Callable[[Oracle], st.SearchStrategy[Case]]
+    judge: Callable[[Case, Observation, Oracle], list[str]]
+    applies: Callable[[Oracle], bool] = lambda o: o.mint
     weight: int = 1
     subsumed_by: tuple[str, ...] = ()
 
@@ -70,7 +71,7 @@ class Oracle:
     base_header: dict = field(default_factory=dict)
 
     @classmethod
-    def of(cls, kit: RSKit) -> "Oracle":
+    def of(cls, kit: RSKit) -> Oracle:
         p = kit.profile
         leeway = getattr(p, "leeway", None)
         claims = {k: v for k, v in kit.claims().items() if v is not None} if kit.profile.signing_key is not None \
@@ -245,6 +246,8 @@ def refusal_error(case: Case, obs: Observation, o: Oracle) -> list[str]:
         return [] if any(not a for a in answers) else answers[1]
     if obs.status == 400:
         return checks.bearer_error("invalid_request", 400)(obs)
+    if obs.status == 403 and case.expected is None:  # a token the target may accept, without the scope it needs
+        return checks.bearer_error("insufficient_scope", 403)(obs)
     return checks.invalid_token(obs)
 
 

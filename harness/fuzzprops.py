@@ -8,9 +8,25 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from . import strategies as S
-from .fuzz import (Case, Oracle, Property, _any_claims, _raw_cases, _signed_cases, accepted_valid, confusion_cases,
-                   forged_cases, lenient_cases, no_server_error, none_alg_cases, other_alg_cases, refusal_challenge,
-                   refusal_error, refused_invalid, valid_cases)
+from .fuzz import (
+    Case,
+    Oracle,
+    Property,
+    _any_claims,
+    _raw_cases,
+    _signed_cases,
+    accepted_valid,
+    confusion_cases,
+    forged_cases,
+    lenient_cases,
+    no_server_error,
+    none_alg_cases,
+    other_alg_cases,
+    refusal_challenge,
+    refusal_error,
+    refused_invalid,
+    valid_cases,
+)
 
 EXP_RULE = ('RFC 7519 §4.1.4: "the current date/time MUST be before the expiration date/time listed in the exp '
             'claim. Implementers MAY provide for some small leeway, usually no more than a few minutes"')

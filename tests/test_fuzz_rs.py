@@ -202,5 +202,5 @@ def test_cli_usage_errors_exit_2(tmp_path):
     """A missing profile file is a configuration error: exit 2 with a one-line message."""
     import subprocess
     r = subprocess.run([sys.executable, str(ROOT / "run.py"), "fuzz", "--target", str(tmp_path / "none.toml")],
-                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+                       check=False, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 2 and "no such profile file" in r.stderr

@@ -30,7 +30,7 @@ for _name in ("Mapping", "Iterable", "Sequence"):
     setattr(collections, _name, getattr(collections.abc, _name))
 warnings.simplefilter("ignore")
 
-import jwt  # noqa: E402 - after the alias
+import jwt
 
 REFUSED = tuple(e for e in (getattr(jwt, "PyJWTError", None), jwt.InvalidTokenError,
                             getattr(jwt.exceptions, "InvalidKeyError", None)) if e is not None)
@@ -55,7 +55,7 @@ def make_handler(key: bytes, mode: str, issuer: str, audience: str):
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             if self.path == "/health":
                 return self._send(200, {"status": "ok"})
             if self.path != "/users/me":
