@@ -90,20 +90,20 @@ def _assert_fixed(result) -> None:
     assert result.verdict == "pass", (result.verdict, result.problems, result.reason)
 
 
-async def _pyjwt_verdict(tmp_path: Path, version: str, mode: str, key, public: bytes, algorithm: str,
-                         scenario_id: str, control_id: str = "sig-valid-rs256-control"):
-    """Run ``scenario_id`` against pyjwt_rs.py on the vendored PyJWT ``version`` holding ``public`` (the
+async def _python_verdict(tmp_path: Path, version: str, mode: str, key, public: bytes, algorithm: str,
+                         scenario_id: str, control_id: str = "sig-valid-rs256-control", **profile: str):
+    """Run ``scenario_id`` against python_rs.py on the vendored library ``version`` holding ``public`` (the
     harness signs with ``key``: a private key, or the HS256 secret itself)."""
-    vendored = _installed(VENDOR / f"pyjwt-{version}")
+    vendored = _installed(VENDOR / (f"pyjwt-{version}" if mode != "python-jwt" else f"python-jwt-{version}"))
     key_file = tmp_path / "public-key"
     key_file.write_bytes(public)
     port = free_port()
-    cmd = [sys.executable, str(LIBS / "pyjwt_rs.py"), "--port", str(port), "--key-file", str(key_file), "--mode", mode,
+    cmd = [sys.executable, str(LIBS / "python_rs.py"), "--port", str(port), "--key-file", str(key_file), "--mode", mode,
            "--issuer", ISSUER, "--audience", f"http://127.0.0.1:{port}"]
     with _server(cmd, {"PYTHONPATH": str(vendored)}, port) as base:
         source = {"secret_file": str(key_file)} if algorithm.startswith("HS") else \
             {"private_key_file": _write_private(tmp_path / "private.pem", key)}
-        return await _verdict(_target(base, algorithm, **source), scenario_id, control_id)
+        return await _verdict(_target(base, algorithm, **source, **profile), scenario_id, control_id)
 
 
 # 1.5.1 carried the fix but passed ``algorithms`` into PyJWS.decode's ``verify`` slot, so without ``algorithms``
@@ -118,7 +118,7 @@ async def test_cve_2017_11424_pkcs1_public_key_as_hmac_secret(tmp_path, version,
     fix's own test case: HS256 over the PKCS#1 PEM, byte for byte as the application reads it."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
-    result = await _pyjwt_verdict(tmp_path, version, "pkcs1", key, public, "RS256", "sig-confusion-pkcs1-pem")
+    result = await _python_verdict(tmp_path, version, "pkcs1", key, public, "RS256", "sig-confusion-pkcs1-pem")
     (_assert_vulnerable if vulnerable else _assert_fixed)(result)
 
 
@@ -130,7 +130,7 @@ async def test_cve_2022_29217_openssh_public_key_as_hmac_secret(tmp_path, versio
     used Ed25519; 2.4.0 refuses every SSH and PEM key as an HMAC secret)."""
     key = ec.generate_private_key(ec.SECP256R1())
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-    result = await _pyjwt_verdict(tmp_path, version, "openssh", key, public, "ES256", "sig-confusion-openssh")
+    result = await _python_verdict(tmp_path, version, "openssh", key, public, "ES256", "sig-confusion-openssh")
     (_assert_vulnerable if vulnerable else _assert_fixed)(result)
 
 
@@ -140,8 +140,20 @@ async def test_cve_2024_53861_issuer_substring(tmp_path, version, vulnerable):
     so a token whose iss is any substring of the expected issuer passed. RFC 9068 §4: the issuer identifier
     "MUST exactly match the value of the iss claim"."""
     secret = secrets.token_hex(32).encode()
-    result = await _pyjwt_verdict(tmp_path, version, "hs256", secret, secret, "HS256", "iss-near-match",
+    result = await _python_verdict(tmp_path, version, "hs256", secret, secret, "HS256", "iss-near-match",
                                   "sig-valid-hs256-control")
+    (_assert_vulnerable if vulnerable else _assert_fixed)(result)
+
+
+@pytest.mark.parametrize("version,vulnerable", [("3.3.3", True), ("3.3.4", False)])
+async def test_cve_2022_39227_json_compact_polyglot(tmp_path, version, vulnerable):
+    """CVE-2022-39227 (GHSA-5p8v-58qm-c7fp): python-jwt < 3.3.4 split the token on dots to read its claims but
+    let jwcrypto verify it, and jwcrypto accepted the JSON serialisation: a JSON object whose first key is
+    ``header.FORGED.`` and whose ``payload`` is the signed one passes with forged claims. Draft 8725bis "JWT
+    Format Confusion"; RFC 7515 §5.2: the signature must verify over the claims that are used."""
+    secret = secrets.token_hex(32).encode()
+    result = await _python_verdict(tmp_path, version, "python-jwt", secret, secret, "HS256",
+                                  "sig-json-serialization-polyglot", "sig-valid-hs256-control", typ="JWT")
     (_assert_vulnerable if vulnerable else _assert_fixed)(result)
 
 

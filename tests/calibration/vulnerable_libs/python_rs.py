@@ -1,5 +1,5 @@
-"""A tiny resource server around one PyJWT version, written the way applications of that version's time
-wrote it (tests only; run it with the vendored version first on PYTHONPATH).
+"""A tiny resource server around one version of a Python JWT library, written the way applications of that
+version's time wrote it (tests only; run it with the vendored version first on PYTHONPATH).
 
 ``--mode pkcs1``: the public key is read from a PKCS#1 PEM file (``-----BEGIN RSA PUBLIC KEY-----``) and
 ``jwt.decode(token, key, audience=..., issuer=...)`` is called without ``algorithms``, as PyJWT 1.x allowed:
@@ -13,6 +13,10 @@ version that also verifies signatures when ``algorithms`` is not given).
 ``--mode hs256``: a careful HS256 application (``algorithms=["HS256"]``, issuer and audience given):
 CVE-2024-53861 (PyJWT 2.10.0 compared a string ``issuer`` with ``in``, so any substring of it passed as
 ``iss``; 2.10.1 compares for equality).
+
+``--mode python-jwt``: python-jwt's ``verify_jwt(token, jwk, ["HS256"], checks_optional=True)`` with the
+HS256 secret as an ``oct`` JWK: CVE-2022-39227 (python-jwt < 3.3.4 read the claims from the compact form
+while jwcrypto verified the JSON serialisation of the same string; 3.3.4 refuses such polyglots).
 
 ``GET /users/me`` answers 200 with the subject, or 401 with an RFC 6750 §3 challenge; ``GET /health`` 200.
 """
@@ -30,14 +34,45 @@ for _name in ("Mapping", "Iterable", "Sequence"):
     setattr(collections, _name, getattr(collections.abc, _name))
 warnings.simplefilter("ignore")
 
-import jwt
 
-REFUSED = tuple(e for e in (getattr(jwt, "PyJWTError", None), jwt.InvalidTokenError,
-                            getattr(jwt.exceptions, "InvalidKeyError", None)) if e is not None)
+class Refused(Exception):
+    """The library refused the token."""
+
+
+def make_verifier(key: bytes, mode: str, issuer: str, audience: str):
+    """``verify(token) -> claims``, raising Refused, as the application calls its library."""
+    if mode == "python-jwt":
+        import python_jwt
+        from jwcrypto import jwk
+        from jwcrypto.common import base64url_encode
+        secret = jwk.JWK(kty="oct", k=base64url_encode(key))
+
+        def verify(token: str) -> dict:
+            try:
+                _header, claims = python_jwt.verify_jwt(token, secret, ["HS256"], checks_optional=True)
+            except Exception as exc:  # python-jwt raises plain exceptions of several kinds
+                raise Refused(str(exc)) from None
+            if claims.get("iss") != issuer or claims.get("aud") != audience:
+                raise Refused("issuer or audience")
+            return claims
+        return verify
+    import jwt
+    refused = tuple(e for e in (getattr(jwt, "PyJWTError", None), jwt.InvalidTokenError,
+                                getattr(jwt.exceptions, "InvalidKeyError", None)) if e is not None)
+    algorithms = {"openssh": list(jwt.algorithms.get_default_algorithms()), "hs256": ["HS256"]}.get(mode)
+
+    def verify(token: str) -> dict:
+        kwargs = {"audience": audience, "issuer": issuer}
+        try:
+            return jwt.decode(token, key, **kwargs) if algorithms is None else \
+                jwt.decode(token, key, algorithms=algorithms, **kwargs)
+        except refused as exc:
+            raise Refused(str(exc)) from None
+    return verify
 
 
 def make_handler(key: bytes, mode: str, issuer: str, audience: str):
-    algorithms = {"openssh": list(jwt.algorithms.get_default_algorithms()), "hs256": ["HS256"]}.get(mode)
+    verify = make_verifier(key, mode, issuer, audience)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -64,10 +99,8 @@ def make_handler(key: bytes, mode: str, issuer: str, audience: str):
             if scheme.lower() != "bearer" or not token:
                 return self._send(401, {"error": "unauthorized"}, "Bearer")
             try:
-                kwargs = {"audience": audience, "issuer": issuer}
-                claims = jwt.decode(token, key, **kwargs) if algorithms is None else \
-                    jwt.decode(token, key, algorithms=algorithms, **kwargs)
-            except REFUSED:
+                claims = verify(token)
+            except Refused:
                 return self._send(401, {"error": "invalid_token"}, 'Bearer error="invalid_token"')
             return self._send(200, {"sub": claims.get("sub")})
     return Handler
@@ -77,7 +110,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--key-file", required=True, help="the public key (or the HS256 secret), as the application holds it")
-    p.add_argument("--mode", choices=("pkcs1", "openssh", "hs256"), required=True)
+    p.add_argument("--mode", choices=("pkcs1", "openssh", "hs256", "python-jwt"), required=True)
     p.add_argument("--issuer", required=True)
     p.add_argument("--audience", required=True)
     a = p.parse_args()
