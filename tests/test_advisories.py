@@ -145,6 +145,17 @@ async def test_cve_2024_53861_issuer_substring(tmp_path, version, vulnerable):
     (_assert_vulnerable if vulnerable else _assert_fixed)(result)
 
 
+@pytest.mark.parametrize("version,vulnerable", [("2.11.0", True), ("2.12.0", False)])
+async def test_cve_2026_32597_unknown_crit_extension(tmp_path, version, vulnerable):
+    """CVE-2026-32597: PyJWT before 2.12.0 ignored ``crit``, so a token naming an extension it does not
+    implement was accepted. RFC 7515 §4.1.11: "If any of the listed extension Header Parameters are not
+    understood and supported by the recipient, then the JWS is invalid"."""
+    secret = secrets.token_hex(32).encode()
+    result = await _python_verdict(tmp_path, version, "hs256", secret, secret, "HS256", "sig-crit-unknown",
+                                   "sig-valid-hs256-control")
+    (_assert_vulnerable if vulnerable else _assert_fixed)(result)
+
+
 @pytest.mark.parametrize("version,vulnerable", [("3.3.3", True), ("3.3.4", False)])
 async def test_cve_2022_39227_json_compact_polyglot(tmp_path, version, vulnerable):
     """CVE-2022-39227 (GHSA-5p8v-58qm-c7fp): python-jwt < 3.3.4 split the token on dots to read its claims but
