@@ -168,6 +168,18 @@ async def test_cve_2022_39227_json_compact_polyglot(tmp_path, version, vulnerabl
     (_assert_vulnerable if vulnerable else _assert_fixed)(result)
 
 
+async def _node_verdict(app: str, package: str, version: str, args: list[str], target_of, scenario_id: str,
+                        control_id: str):
+    """Run ``scenario_id`` against node_rs.js serving ``app`` on the vendored ``package@version``."""
+    app_dir = _installed(LIBS / f"node-{package}-{version}" / "node_modules").parent
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    cmd = ["node", str(LIBS / "node_rs.js"), str(LIBS / app), "--app-dir", str(app_dir), "--port", str(port),
+           "--issuer", ISSUER, "--audience", base_url, *args]
+    with _server(cmd, {}, port) as base:
+        return await _verdict(target_of(base), scenario_id, control_id)
+
+
 @pytest.mark.parametrize("version,vulnerable", [("8.5.1", True), ("9.0.0", False)])
 async def test_cve_2022_23540_alg_none_with_an_empty_key_lookup(tmp_path, version, vulnerable):
     """CVE-2022-23540 (GHSA-qwph-4952-7xr6): jsonwebtoken <= 8.5.1 ``jwt.verify()`` without ``algorithms``
@@ -175,15 +187,26 @@ async def test_cve_2022_23540_alg_none_with_an_empty_key_lookup(tmp_path, versio
     looks its HS256 key up by kid gets ``undefined`` for the exploit's header ``{"alg":"none","typ":"JWT"}``
     and accepts the unsigned token; RFC 9068 §4: the resource server "MUST reject any JWT in which the value of
     alg is none"."""
-    app = _installed(LIBS / f"node-jsonwebtoken-{version}" / "node_modules")
-    secret = secrets.token_hex(32)
     key_set = tmp_path / "secrets.json"
-    key_set.write_text(json.dumps({"hs256": [{"kid": "k1", "secret": secret, "created": 0, "retired": None}]}))
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    cmd = ["node", str(LIBS / "jsonwebtoken_rs.js"), "--port", str(port), "--key-set", str(key_set),
-           "--issuer", ISSUER, "--audience", base_url]
-    with _server(cmd, {"NODE_PATH": str(app)}, port) as base:
-        target = _target(base, "HS256", secret_file=str(key_set))
-        result = await _verdict(target, "sig-alg-none", "sig-valid-hs256-control")
+    key_set.write_text(json.dumps({"hs256": [{"kid": "k1", "secret": secrets.token_hex(32), "created": 0,
+                                              "retired": None}]}))
+    result = await _node_verdict("jsonwebtoken_app.js", "jsonwebtoken", version, ["--key-set", str(key_set)],
+                                 lambda base: _target(base, "HS256", secret_file=str(key_set)), "sig-alg-none",
+                                 "sig-valid-hs256-control")
+    (_assert_vulnerable if vulnerable else _assert_fixed)(result)
+
+
+@pytest.mark.parametrize("version,vulnerable", [("0.10.0", True), ("0.11.0", False)])
+async def test_cve_2018_0114_embedded_jwk(tmp_path, version, vulnerable):
+    """CVE-2018-0114: node-jose < 0.11.0 verified a JWS with the public key in its own ``jwk`` header, so a
+    token signed by any key that carries that key verified. RFC 8725 §3.10: the key used "MUST be
+    established" by the verifier, not taken from the token."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pub = tmp_path / "public.pem"
+    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    private = _write_private(tmp_path / "private.pem", key)
+    result = await _node_verdict("node_jose_app.js", "node-jose", version, ["--key-file", str(pub)],
+                                 lambda base: _target(base, "RS256", private_key_file=private), "key-jwk-embedded",
+                                 "sig-valid-rs256-control")
     (_assert_vulnerable if vulnerable else _assert_fixed)(result)
