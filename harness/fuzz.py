@@ -123,7 +123,7 @@ class Oracle:
             typ, mine = header.get("typ"), p.typ.lower().removeprefix("application/")
             if not isinstance(typ, str) or typ.lower().removeprefix("application/") != mine:
                 return False, f"typ {typ!r} is not {p.typ!r}"
-            if typ not in (mine, "application/" + mine):
+            if typ not in (p.typ, mine, "application/" + mine, "application/" + p.typ):
                 either.append("typ in another case")
         now, times = time.time(), {}
         for name in ("exp", "nbf"):

@@ -217,7 +217,7 @@ def headers_with_wrong_typ(base: dict) -> st.SearchStrategy[dict]:
         if value == "drop":
             h.pop("typ", None)
         elif isinstance(value, str) and value.lower().removeprefix("application/") == mine:
-            h["typ"] = "JWT"
+            h["typ"] = "JWT" if mine != "jwt" else "at+jwt"
         else:
             h["typ"] = value
         return h
