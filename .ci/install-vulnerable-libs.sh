@@ -26,6 +26,8 @@ install pyjwt-2.10.0 pyjwt==2.10.0
 install pyjwt-2.10.1 pyjwt==2.10.1
 install pyjwt-2.11.0 pyjwt==2.11.0
 install pyjwt-2.12.0 pyjwt==2.12.0
+install authlib-1.3.0 authlib==1.3.0
+install authlib-1.3.1 authlib==1.3.1
 install python-jwt-3.3.3 python_jwt==3.3.3 jwcrypto==1.4.2 Deprecated==1.2.14 wrapt==1.16.0
 install python-jwt-3.3.4 python_jwt==3.3.4 jwcrypto==1.4.2 Deprecated==1.2.14 wrapt==1.16.0
 

@@ -95,7 +95,8 @@ async def _python_verdict(tmp_path: Path, version: str, mode: str, key, public: 
                          scenario_id: str, control_id: str = "sig-valid-rs256-control", **profile: str):
     """Run ``scenario_id`` against python_rs.py on the vendored library ``version`` holding ``public`` (the
     harness signs with ``key``: a private key, or the HS256 secret itself)."""
-    vendored = _installed(VENDOR / (f"pyjwt-{version}" if mode != "python-jwt" else f"python-jwt-{version}"))
+    library = {"python-jwt": "python-jwt", "authlib": "authlib"}.get(mode, "pyjwt")
+    vendored = _installed(VENDOR / f"{library}-{version}")
     key_file = tmp_path / "public-key"
     key_file.write_bytes(public)
     port = free_port()
@@ -132,6 +133,18 @@ async def test_cve_2022_29217_openssh_public_key_as_hmac_secret(tmp_path, versio
     key = ec.generate_private_key(ec.SECP256R1())
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     result = await _python_verdict(tmp_path, version, "openssh", key, public, "ES256", "sig-confusion-openssh")
+    (_assert_vulnerable if vulnerable else _assert_fixed)(result)
+
+
+@pytest.mark.parametrize("version,vulnerable", [("1.3.0", True), ("1.3.1", False)])
+async def test_cve_2024_37568_spki_pem_as_hmac_secret(tmp_path, version, vulnerable):
+    """CVE-2024-37568 (GHSA-5357-c2jx-v7qh): Authlib < 1.3.1, "unless an algorithm is specified in a jwt.decode
+    call, HMAC verification is allowed with any asymmetric public key": an application holding its RS256 key as
+    SPKI PEM accepts HS256 keyed with those PEM bytes (RFC 8725 §2.1)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    result = await _python_verdict(tmp_path, version, "authlib", key, public, "RS256", "sig-confusion-spki-pem")
     (_assert_vulnerable if vulnerable else _assert_fixed)(result)
 
 

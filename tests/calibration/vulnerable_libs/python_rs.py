@@ -18,6 +18,10 @@ CVE-2024-53861 (PyJWT 2.10.0 compared a string ``issuer`` with ``in``, so any su
 HS256 secret as an ``oct`` JWK: CVE-2022-39227 (python-jwt < 3.3.4 read the claims from the compact form
 while jwcrypto verified the JSON serialisation of the same string; 3.3.4 refuses such polyglots).
 
+``--mode authlib``: Authlib's ``jwt.decode(token, pem, claims_options=...)`` with the RS256 public key as SPKI
+PEM and no algorithm named: CVE-2024-37568 (Authlib < 1.3.1 used those PEM bytes as the HMAC secret of an
+HS256 token; 1.3.1 refuses to import a PEM or SSH key as an HMAC secret).
+
 ``GET /users/me`` answers 200 with the subject, or 401 with an RFC 6750 §3 challenge; ``GET /health`` 200.
 """
 from __future__ import annotations
@@ -41,6 +45,19 @@ class Refused(Exception):
 
 def make_verifier(key: bytes, mode: str, issuer: str, audience: str):
     """``verify(token) -> claims``, raising Refused, as the application calls its library."""
+    if mode == "authlib":
+        from authlib.jose import jwt as authlib_jwt
+        options = {"iss": {"essential": True, "value": issuer}, "aud": {"essential": True, "value": audience},
+                   "exp": {"essential": True}}
+
+        def verify(token: str) -> dict:
+            try:
+                claims = authlib_jwt.decode(token, key, claims_options=options)
+                claims.validate()
+            except Exception as exc:  # Authlib raises JoseError, and ValueError for a refused key
+                raise Refused(str(exc)) from None
+            return dict(claims)
+        return verify
     if mode == "python-jwt":
         import python_jwt
         from jwcrypto import jwk
@@ -110,7 +127,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--key-file", required=True, help="the public key (or the HS256 secret), as the application holds it")
-    p.add_argument("--mode", choices=("pkcs1", "openssh", "hs256", "python-jwt"), required=True)
+    p.add_argument("--mode", choices=("pkcs1", "openssh", "hs256", "python-jwt", "authlib"), required=True)
     p.add_argument("--issuer", required=True)
     p.add_argument("--audience", required=True)
     a = p.parse_args()
