@@ -126,6 +126,22 @@ async def test_one_flaw_fails_the_properties_that_name_it(tmp_path, flaw):
     assert report.exit_code() == 1
 
 
+async def test_refusal_without_challenge_is_a_deviation(tmp_path):
+    """RFC 6750 §3: "the resource server MUST include the HTTP WWW-Authenticate response header field": a
+    server that refuses correctly but without the challenge fails the refusal properties as a deviation (low),
+    and no vulnerability property."""
+    server, data = await _flawed(tmp_path, "challenge")
+    try:
+        report = await fuzz(profile_from_dict(data), examples=150, seed=6, only=("refusal", "exp", "valid"))
+    finally:
+        await server.close()
+    failed = {r.prop.key: r for r in report.failures}
+    assert set(failed) == {"refusal:challenge", "refusal:error"}, [(r.prop.key, r.problems) for r in report.failures]
+    assert failed["refusal:challenge"].severity == "low" and failed["refusal:error"].severity == "info"
+    assert all(r.prop.impact == "deviation" for r in report.failures)
+    assert report.exit_code() == 1 and report.exit_code("medium") == 0
+
+
 async def test_careful_rs256_server_holds_every_property(tmp_path):
     """The same application without a flaw, on RS256: every property holds, exit 0."""
     server, data = await _flawed(tmp_path, None, "RS256")

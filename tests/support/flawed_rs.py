@@ -9,7 +9,9 @@ removes exactly one of those checks, the way real applications get them wrong:
 - ``"aud"``: ``verify_aud`` off and aud not required (tokens for any audience);
 - ``"leeway"``: a one-day leeway;
 - ``"iss"``: no ``issuer=`` and iss not required (tokens from any issuer);
-- ``"nbf"``: ``verify_nbf`` off.
+- ``"nbf"``: ``verify_nbf`` off;
+- ``"challenge"``: every check made, but refusals carry no ``WWW-Authenticate`` challenge (a conformance
+  deviation, not a vulnerability).
 """
 from __future__ import annotations
 
@@ -18,14 +20,14 @@ from typing import Any
 import jwt
 from aiohttp import web
 
-FLAWS = ("exp", "aud", "leeway", "iss", "nbf")
+FLAWS = ("exp", "aud", "leeway", "iss", "nbf", "challenge")
 CAREFUL_LEEWAY = 30
 
 
-def _challenge(status: int, error: str | None = None) -> web.Response:
+def _challenge(status: int, error: str | None = None, send_challenge: bool = True) -> web.Response:
     value = "Bearer" + (f' error="{error}"' if error else "")
     body = {"error": error} if error else {}
-    return web.json_response(body, status=status, headers={"WWW-Authenticate": value})
+    return web.json_response(body, status=status, headers={"WWW-Authenticate": value} if send_challenge else {})
 
 
 def create_app(key: Any, algorithm: str, issuer: str, audience: str, flaw: str | None = None) -> web.Application:
@@ -37,21 +39,24 @@ def create_app(key: Any, algorithm: str, issuer: str, audience: str, flaw: str |
     leeway = 86400 if flaw == "leeway" else CAREFUL_LEEWAY
     verify_key = key if isinstance(key, bytes) else key.public_key()
 
+    def refuse(status: int, error: str | None = None) -> web.Response:
+        return _challenge(status, error, send_challenge=flaw != "challenge")
+
     async def me(request: web.Request) -> web.Response:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return _challenge(401)
+            return refuse(401)
         if " " in token.strip() or "\t" in token:
-            return _challenge(400, "invalid_request")
+            return refuse(400, "invalid_request")
         try:
             typ = jwt.get_unverified_header(token).get("typ")
             if not isinstance(typ, str) or typ.lower().removeprefix("application/") != "at+jwt":
-                return _challenge(401, "invalid_token")
+                return refuse(401, "invalid_token")
             claims = jwt.decode(token, verify_key, algorithms=[algorithm], audience=None if flaw == "aud" else audience,
                                 issuer=None if flaw == "iss" else issuer, leeway=leeway, options=options)
         except jwt.PyJWTError:
-            return _challenge(401, "invalid_token")
+            return refuse(401, "invalid_token")
         return web.json_response({"sub": claims.get("sub")})
 
     app = web.Application()
