@@ -54,7 +54,7 @@ def make_verifier(key: bytes, mode: str, issuer: str, audience: str):
             try:
                 claims = authlib_jwt.decode(token, key, claims_options=options)
                 claims.validate()
-            except Exception as exc:  # Authlib raises JoseError, and ValueError for a refused key
+            except Exception as exc:  # noqa: BLE001 - Authlib raises JoseError, and ValueError for a refused key
                 raise Refused(str(exc)) from None
             return dict(claims)
         return verify
@@ -67,7 +67,7 @@ def make_verifier(key: bytes, mode: str, issuer: str, audience: str):
         def verify(token: str) -> dict:
             try:
                 _header, claims = python_jwt.verify_jwt(token, secret, ["HS256"], checks_optional=True)
-            except Exception as exc:  # python-jwt raises plain exceptions of several kinds
+            except Exception as exc:  # noqa: BLE001 - python-jwt raises plain exceptions of several kinds
                 raise Refused(str(exc)) from None
             if claims.get("iss") != issuer or claims.get("aud") != audience:
                 raise Refused("issuer or audience")
