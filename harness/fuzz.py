@@ -77,9 +77,12 @@ class Oracle:
         claims = {k: v for k, v in kit.claims().items() if v is not None} if kit.profile.signing_key is not None \
             else {}
         required = getattr(p, "required_claims", None)
-        if not required:
+        if not required and is_rfc9068(p):
+            # RFC 9068 §4: iss "MUST exactly match", aud "MUST" contain the resource, "The current time MUST be
+            # before the time represented by the exp claim": a token without them cannot pass. Without RFC 9068
+            # (RFC 7519 §4.1: every registered claim is OPTIONAL) a missing claim is the target's choice.
             required = ("exp",) + (("iss",) if p.issuer else ()) + (("aud",) if p.audience else ())
-        return cls(kit, DEFAULT_LEEWAY if leeway is None else int(leeway), tuple(required), claims,
+        return cls(kit, DEFAULT_LEEWAY if leeway is None else int(leeway), tuple(required or ()), claims,
                    kit.header() if kit.profile.signing_key is not None else {})
 
     # -- what the target offers --------------------------------------------------------------------------
@@ -90,11 +93,6 @@ class Oracle:
     @property
     def jwt(self) -> bool:
         return "jwt" in self.kit.capabilities
-
-    @property
-    def rfc9068(self) -> bool:
-        declared = getattr(self.kit.profile, "rfc9068", None)
-        return bool(declared) if declared is not None else (self.kit.profile.typ or "").endswith("at+jwt")
 
     # -- tokens ------------------------------------------------------------------------------------------
     def signed(self, header: dict, claims: dict, alg: str | None = None) -> str:
@@ -183,6 +181,12 @@ class Oracle:
         if isinstance(claims.get("iat"), (int, float)) and claims["iat"] > time.time():
             out.append("iat in the future")
         return out
+
+
+def is_rfc9068(profile: Any) -> bool:
+    """Does the target declare itself an RFC 9068 resource server (a profile flag, else typ at+jwt)?"""
+    declared = getattr(profile, "rfc9068", None)
+    return bool(declared) if declared is not None else (profile.typ or "").lower().endswith("at+jwt")
 
 
 def _numeric_date(v: Any) -> float | None:

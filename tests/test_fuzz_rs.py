@@ -39,7 +39,7 @@ def test_claim_sets_are_valid_by_rfc7519(claims):
     assert claims["aud"] == "http://a" or "http://a" in claims["aud"]
 
 
-def _oracle(tmp_path, algorithm: str = "RS256") -> Oracle:
+def _oracle(tmp_path, algorithm: str = "RS256", **changes) -> Oracle:
     key_file = tmp_path / "key"
     if algorithm == "RS256":
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -47,7 +47,9 @@ def _oracle(tmp_path, algorithm: str = "RS256") -> Oracle:
                                                serialization.NoEncryption()))
     else:
         key_file.write_text(secrets.token_hex(32))
-    target = profile_from_dict(profile("http://127.0.0.1:9", str(key_file), algorithm, ISSUER))
+    data = profile("http://127.0.0.1:9", str(key_file), algorithm, ISSUER)
+    data["resource"] = {k: v for k, v in {**data["resource"], **changes}.items() if v is not None}
+    target = profile_from_dict(data)
     kit = RSKit(target, None, None)  # type: ignore[arg-type] - the oracle never sends
     kit.kid = "k1"
     kit.capabilities.add("jwt")
@@ -78,6 +80,16 @@ def test_open_questions_are_either_answer(tmp_path):
     assert o.judge_token(o.base_header, {**claims, "exp": now + 300.5}, True)[0] is None
     assert o.judge_token(o.base_header, {**claims, "exp": now - 3600}, True)[0] is False
     assert o.judge_token(o.base_header, {**claims, "exp": str(now - 3600)}, True)[0] is False
+
+
+def test_missing_exp_is_refused_only_by_rfc9068_servers(tmp_path):
+    """RFC 9068 §4: "The current time MUST be before the time represented by the exp claim", so an RFC 9068
+    resource server (typ at+jwt) must refuse a token without exp; for any other target RFC 7519 §4.1.4 makes
+    exp OPTIONAL and either answer passes."""
+    for typ, expected in (("at+jwt", False), (None, None)):
+        o = _oracle(tmp_path, typ=typ)
+        claims = {k: v for k, v in o.base_claims.items() if k != "exp"}
+        assert o.judge_token(o.base_header, claims, True)[0] is expected, typ
 
 
 async def _flawed(tmp_path, flaw: str | None, algorithm: str = "HS256"):
