@@ -190,6 +190,7 @@ async def test_same_seed_same_run(tmp_path):
         [(r.prop.key, r.verdict, r.examples) for r in b.results]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("names", [("oauth-proxy", "backend4"), ("backend2",)])
 async def test_our_servers_hold_every_property_over_2000_examples(names):
     """Our RS256 server behind a real oauth-proxy and our HS256 server: at least 2,000 examples, every
