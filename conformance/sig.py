@@ -230,7 +230,6 @@ def wrap_in_json_serialization(kit: RSKit) -> list[Probe]:
     # CVE-2022-39227's shape: the compact form (read for the claims: exactly two dots in the whole string)
     # carries the forged payload; the JSON serialisation (verified) carries the signed one
     polyglot = '{"  ' + f'{h}.{forged}.":"","protected":"{h}", "payload":"{p}","signature":"{s}"' + '}'
-
     mixed = f"{h}.{forged}.{s}"
     expect = checks.invalid_request_or_token
     return [Probe("flattened JSON serialization, forged payload", flattened, expect=expect),
