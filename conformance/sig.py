@@ -64,8 +64,12 @@ def _control(kit: RSKit) -> list[Probe]:
 
 
 def send_alg_none(kit: RSKit) -> list[Probe]:
+    """T0's header with alg none, and the published exploit's header ``{"alg":"none","typ":"JWT"}`` (no kid:
+    CVE-2022-23540 needs the verifier's key lookup to come back empty), each with an empty signature."""
     h, c = base_header(kit), base_claims(kit)
-    return [Probe("alg=none, empty signature", forge.unsigned_token(h, c, "none"))]
+    return [Probe("alg=none, empty signature", forge.unsigned_token(h, c, "none")),
+            Probe('header {"alg":"none","typ":"JWT"} (no kid), empty signature',
+                  forge.jws({"alg": "none", "typ": "JWT"}, c))]
 
 
 def vary_alg_none_case(kit: RSKit) -> list[Probe]:
@@ -255,7 +259,9 @@ def wrap_in_json_serialization(kit: RSKit) -> list[Probe]:
     forged = forge.segment(base_claims(kit, sub="admin"))
     flattened = json.dumps({"protected": h, "payload": forged, "signature": s}, separators=(",", ":"))
     general = json.dumps({"payload": forged, "signatures": [{"protected": h, "signature": s}]}, separators=(",", ":"))
-    polyglot = json.dumps({f"{h}.{p}.{s}": "", "protected": h, "payload": forged, "signature": s}, separators=(",", ":"))
+    # CVE-2022-39227's shape: the compact form (read for the claims: exactly two dots in the whole string)
+    # carries the forged payload; the JSON serialisation (verified) carries the signed one
+    polyglot = '{"  ' + f'{h}.{forged}.":"","protected":"{h}", "payload":"{p}","signature":"{s}"' + '}'
     mixed = f"{h}.{forged}.{s}"
     expect = checks.invalid_request_or_token
     return [Probe("flattened JSON serialization, forged payload", flattened, expect=expect),
