@@ -233,8 +233,6 @@ def _pkcs1_key(tmp_path: Path):
     return key, pub
 
 
-@pytest.mark.xfail(strict=True, reason="the runner reports every resource-server attack as error when the "
-                                       "control fails, so this accepted forgery is not reported")
 async def test_cve_2023_48223_forgery_accepted_while_valid_tokens_are_refused(tmp_path):
     """CVE-2023-48223 (GHSA-mvf2-f6gm-w987): fast-jwt < 3.3.2 did not recognise a PKCS#1 public key PEM and
     used it as an HMAC secret: the application refuses every valid RS256 token (its control fails) and accepts
