@@ -181,7 +181,8 @@ def our_servers(names: list[str]) -> Iterator[OurServers]:
         servers.stop()
 
 
-def list_catalog(catalog, not_applicable, stream=sys.stdout) -> None:
+def list_catalog(catalog, not_applicable, stream=None) -> None:
+    stream = stream or sys.stdout
     width = max(len(s.id) for s in catalog) if catalog else 10
     for s in catalog:
         mark = "slow" if "slow" in s.tags else ""
