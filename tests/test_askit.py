@@ -11,8 +11,8 @@ from aiohttp import web
 from harness import askit
 from harness.client import new_session
 
-from .asharness import as_target, password_target
-from .vulnerable_as import M2M_SECRET, Flaws, create_as, create_password_server
+from .support.asharness import as_target, password_target
+from .support.vulnerable_as import M2M_SECRET, Flaws, create_as, create_password_server
 
 
 def test_rfc7636_appendix_b_vector():

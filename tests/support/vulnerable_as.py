@@ -52,7 +52,9 @@ class Flaws:
     duplicates_first_wins: bool = False       # repeated authorize parameters: first one used
     unknown_param_rejected: bool = False
     error_page_for_request_errors: bool = False  # response_type/scope errors shown, not sent back
-    csrf_unchecked: bool = False
+    csrf_unchecked: bool = False              # no CSRF token check, and cookies without SameSite
+    login_enumeration: bool = False           # the login page says "no such user" for an unknown user
+    login_timing: bool = False                # only a known user's password is checked (slowly)
     login_307: bool = False
     iss_missing: bool = False                 # advertises RFC 9207 but sends no iss
     # token endpoint (§8)
@@ -65,8 +67,8 @@ class Flaws:
     garbage_code_500: bool = False            # an empty code crashes
     client_auth_optional: bool = False        # a confidential client without credentials accepted
     basic_no_challenge: bool = False          # 401 invalid_client without WWW-Authenticate
-    two_auth_methods_accepted: bool = False
-    client_id_mismatch_accepted: bool = False
+    codes_never_expire: bool = False          # no code lifetime
+    used_codes_forgotten: bool = False        # a used code is remembered for a quarter of its lifetime only
     unsupported_grant_as_invalid_request: bool = False
     password_grant: bool = False              # the password grant is enabled (RFC 9700 §2.4)
     cc_public_allowed: bool = False
@@ -87,7 +89,7 @@ class Flaws:
     rt_bad_chars: bool = False                # refresh tokens with a space and non-ASCII
     # hygiene (§11)
     no_frame_protection: bool = False
-    no_referrer_policy: bool = False
+    referrer_unsafe_url: bool = False
     cors_authorize: bool = False
     weak_codes: bool = False                  # sequential 8-hex-digit codes
 
@@ -120,8 +122,8 @@ def page(request: web.Request, body: str, status: int = 200) -> web.Response:
     headers = dict(SECURE_HEADERS)
     if flaws.no_frame_protection:
         headers.pop("X-Frame-Options"), headers.pop("Content-Security-Policy")
-    if flaws.no_referrer_policy:
-        headers.pop("Referrer-Policy")
+    if flaws.referrer_unsafe_url:
+        headers["Referrer-Policy"] = "unsafe-url"
     if flaws.cors_authorize and request.headers.get("Origin"):
         headers["Access-Control-Allow-Origin"] = request.headers["Origin"]
     return web.Response(status=status, text=f"<!doctype html><html><body>{body}</body></html>",
@@ -234,7 +236,7 @@ async def authorize(request: web.Request) -> web.Response:
             '<label>Username <input type="text" name="username"></label>'
             '<label>Password <input type="password" name="password"></label>'
             '<button type="submit">Sign in</button></form>'))
-        resp.set_cookie("pre", pre, httponly=True, samesite="Lax")
+        resp.set_cookie("pre", pre, httponly=True, samesite=None if flaws.csrf_unchecked else "Lax")
         return resp
     if st["consent"] and not st["consented"].get(sid):
         csrf = st["csrf"].setdefault(sid, secrets.token_urlsafe(16))
@@ -249,7 +251,8 @@ async def authorize(request: web.Request) -> web.Response:
     else:
         code = secrets.token_urlsafe(32)
     st["codes"][code] = {"client_id": params["client_id"], "redirect_uri": sent, "challenge": challenge,
-                         "method": method, "user": user, "scope": scope, "exp": time.time() + 60}
+                         "method": method, "user": user, "scope": scope,
+                         "exp": float("inf") if flaws.codes_never_expire else time.time() + st["code_ttl"]}
     out = {"code": code}
     if state is not None and not flaws.state_dropped:
         out["state"] = state
@@ -270,6 +273,10 @@ async def login(request: web.Request) -> web.Response:
     if not flaws.csrf_unchecked and (not expected or not secrets.compare_digest(form.get("csrf_token", ""), expected)):
         return page(request, "<h1>Invalid CSRF token</h1>", 403)
     user, password = form.get("username", ""), form.get("password", "")
+    if flaws.login_enumeration and user not in USERS:
+        return page(request, "<h1>No such user</h1>", 401)
+    if flaws.login_timing and user in USERS:
+        await asyncio.sleep(0.15)   # a slow password hash, skipped for unknown users
     if not secrets.compare_digest(USERS.get(user, "\0"), password):
         return page(request, "<h1>Wrong username or password</h1>", 401)
     sid = secrets.token_urlsafe(16)
@@ -278,7 +285,7 @@ async def login(request: web.Request) -> web.Response:
     if not return_to.startswith("/authorize"):
         return_to = "/"
     resp = web.Response(status=307 if flaws.login_307 else 303, headers={"Location": return_to})
-    resp.set_cookie("sid", sid, httponly=True, samesite="Lax")
+    resp.set_cookie("sid", sid, httponly=True, samesite=None if flaws.csrf_unchecked else "Lax")
     return resp
 
 
@@ -314,7 +321,7 @@ def _authenticate(request: web.Request, params: dict, flaws: Flaws) -> tuple[str
     header = request.headers.get("Authorization", "")
     challenge = {} if flaws.basic_no_challenge else {"WWW-Authenticate": 'Basic realm="vulnerable"'}
     if header.startswith("Basic "):
-        if "client_secret" in params and not flaws.two_auth_methods_accepted:
+        if "client_secret" in params:
             raise OAuthFail("invalid_request")
         try:
             cid, _, secret = base64.b64decode(header[6:]).decode().partition(":")
@@ -323,7 +330,7 @@ def _authenticate(request: web.Request, params: dict, flaws: Flaws) -> tuple[str
         client = CLIENTS.get(cid)
         if client is None or client["public"] or not secrets.compare_digest(client["secret"], secret):
             raise OAuthFail("invalid_client", 401, headers=challenge)
-        if "client_id" in params and params["client_id"] != cid and not flaws.client_id_mismatch_accepted:
+        if "client_id" in params and params["client_id"] != cid:
             raise OAuthFail("invalid_client", 401, headers=challenge)
         return cid, True
     cid = params.get("client_id", "")
@@ -402,7 +409,8 @@ async def _code_grant(request: web.Request, params: dict, client_id: str) -> dic
         if flaws.garbage_code_500:
             raise RuntimeError("no code")
         raise OAuthFail("invalid_request")
-    if code in st["used_codes"] and not flaws.code_replay:
+    forgotten = flaws.used_codes_forgotten and time.time() > st["used_until"].get(code, 0)
+    if code in st["used_codes"] and not flaws.code_replay and not forgotten:
         if not flaws.code_reuse_no_revoke:
             family = st["used_codes"][code]
             st["revoked_families"].add(family)
@@ -411,7 +419,7 @@ async def _code_grant(request: web.Request, params: dict, client_id: str) -> dic
         record = st["codes"].get(code)
         await asyncio.sleep(0.05)
         st["codes"].pop(code, None)
-    elif flaws.code_replay:
+    elif flaws.code_replay or flaws.used_codes_forgotten:
         record = st["codes"].get(code)
     else:
         record = st["codes"].pop(code, None)
@@ -420,6 +428,7 @@ async def _code_grant(request: web.Request, params: dict, client_id: str) -> dic
     family = secrets.token_hex(8)
     if not flaws.code_replay:
         st["used_codes"][code] = family
+        st["used_until"][code] = time.time() + st["code_ttl"] / 4
     if record["client_id"] != client_id and not flaws.code_not_client_bound:
         raise OAuthFail("invalid_grant")
     sent = params.get("redirect_uri")
@@ -510,10 +519,11 @@ async def metadata(request: web.Request) -> web.Response:
     return web.json_response(meta)
 
 
-def create_as(flaws: Flaws = Flaws(), *, consent: bool = False) -> web.Application:
+def create_as(flaws: Flaws = Flaws(), *, consent: bool = False, code_ttl: float = 60.0) -> web.Application:
     app = web.Application()
     app[FLAWS] = flaws
-    app[STATE] = {"sessions": {}, "csrf": {}, "codes": {}, "used_codes": {}, "access": {}, "refresh": {},
+    app[STATE] = {"sessions": {}, "csrf": {}, "codes": {}, "used_codes": {}, "used_until": {}, "access": {},
+                  "refresh": {}, "code_ttl": code_ttl,
                   "revoked_families": set(), "consent": consent, "consented": {}, "counter": itertools.count(1)}
     app.router.add_get("/.well-known/oauth-authorization-server", metadata)
     app.router.add_get("/authorize", authorize)

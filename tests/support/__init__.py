@@ -1,0 +1,1 @@
+"""Test support: deliberately vulnerable servers and harness helpers (tests only)."""
