@@ -38,8 +38,9 @@ INVALID_SCOPE = ('RFC 6749 §5.2: "invalid_scope: The requested scope is invalid
 POST_ONLY = ('RFC 6749 §3.2: "The client MUST use the HTTP "POST" method when making access token requests." (a rule '
              'on the client: any refusal passes); §2.3.1: client credentials "MUST NOT be included in the request '
              'URI" (a token issued from a URL that carries the code and verifier is a finding)')
-ONCE_ONLY = ('RFC 6749 §3.2: "Request and response parameters MUST NOT be included more than once."; §5.2: '
-             '"invalid_request: The request ... includes a parameter more than once"')
+ONCE_ONLY = ('RFC 6749 §3.2: "Request and response parameters MUST NOT be included more than once." (binds the '
+             'sender, here the client); §5.2 names the answer, "invalid_request: The request ... includes a '
+             'parameter more than once": informational')
 PASSWORD_BCP = 'RFC 9700 §2.4: "The resource owner password credentials grant [RFC6749] MUST NOT be used."'
 SAME_ANSWER = ('RFC 6749 §5.2: a wrong password and an unknown user are both "invalid_grant: The provided '
                'authorization grant (e.g., ... resource owner credentials) ... is invalid"; an answer that tells '

@@ -203,9 +203,12 @@ ERRORS_TO_CLIENT = ('RFC 6749 §4.1.2.1: "If the resource owner denies the acces
                     'reasons other than a missing or invalid redirection URI, the authorization server informs the '
                     'client by adding the following parameters to the query component of the redirection URI"')
 SCOPE_MAY_IGNORE = ('RFC 6749 §3.3: "The authorization server MAY fully or partially ignore the scope requested by '
-                    'the client"; §4.1.2.1: "invalid_scope: The requested scope is invalid, unknown, or malformed."')
-ONCE = ('RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once."; §4.1.2.1: '
-        '"invalid_request: The request ... includes a parameter more than once"')
+                    'the client"; §4.1.2.1: "invalid_scope: The requested scope is invalid, unknown, or malformed.", '
+                    'and "access_denied: The resource owner or authorization server denied the request." (nothing '
+                    'grantable is left)')
+ONCE = ('RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once." (binds the sender, '
+        'here the client); §4.1.2.1 names the answer, "invalid_request: The request ... includes a parameter more '
+        'than once": informational, unless the repeat sends the code elsewhere')
 IGNORE_UNKNOWN = 'RFC 6749 §3.1: "The authorization server MUST ignore unrecognized request parameters."'
 CSRF = ('RFC 6749 §10.12: "The authorization server MUST implement CSRF protection for its authorization endpoint and '
         'ensure that a malicious client cannot obtain authorization without the awareness and explicit consent of '
@@ -251,7 +254,7 @@ SCENARIOS: list[Scenario] = [
                                             rule=ERRORS_TO_CLIENT),
                       missing=expect_refused("invalid_request", "unsupported_response_type", state=S_ERR,
                                              rule=ERRORS_TO_CLIENT),
-                      scope=any_of(expect_code(), expect_error_redirect("invalid_scope", state=S_ERR,
+                      scope=any_of(expect_code(), expect_error_redirect("invalid_scope", "access_denied", state=S_ERR,
                                                                         rule=SCOPE_MAY_IGNORE))), CODE_FLOW, FAMILY),
     Scenario("authz-duplicate-param", "Repeated authorization parameters are refused (an error page, or an error "
              "redirect to the registered redirect_uri; never the attacker's).", ("RFC 6749 §3.1",), AS, "medium",

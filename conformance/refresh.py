@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import secrets
 
-import base64
-import json
-
 from harness.aschecks import (VSCHAR, all_of, analysis, by_label, expect_error, expect_facts, expect_no_store,
-                              expect_token, json_body)
+                              expect_token, json_body, token_scope)
 from harness.askit import NotApplicable, require_tokens
 from harness.client import send
 from harness.scenario import Observation, Scenario, deviation, vulnerability
@@ -47,23 +44,6 @@ async def widen_refresh_scope(kit):
     return [await kit.refresh(rt, scope=wider, label=f"refresh asking scope={wider!r} (granted: {original!r})")]
 
 
-def token_scope(body: dict) -> list[str] | None:
-    """The scope a token response grants: its ``scope`` parameter, else the ``scope`` claim of a JWT access
-    token (read, not verified: the AS's own statement), else None (RFC 6749 §5.1: then it is the requested)."""
-    if isinstance(body.get("scope"), str):
-        return body["scope"].split()
-    token = body.get("access_token")
-    if isinstance(token, str) and token.count(".") == 2:
-        try:
-            part = token.split(".")[1]
-            claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-        except ValueError:
-            return None
-        if isinstance(claims, dict) and isinstance(claims.get("scope"), str):
-            return claims["scope"].split()
-    return None
-
-
 def expect_no_wider_scope(obs: Observation) -> list[str]:
     """RFC 6749 §6 and §3.3: a refresh asking for more than was granted is refused with invalid_scope, or the
     extra scope is ignored and the response says what was granted."""
@@ -89,26 +69,32 @@ def _granted_label(label: str) -> list[str]:
 
 
 async def narrow_refresh_scope(kit):
+    """RT0 refreshed without scope (the baseline), RT1 narrowed to one scope, then RT2 refreshed without scope:
+    it must get what the baseline got (the new refresh token kept the original scope)."""
     scopes = scopes_of(kit)
     if len(scopes) < 2:
         raise NotApplicable("needs a profile scope with at least two values")
-    rt, _ = await kit.refresh_token(label="setup (full scope)")
-    narrow = await kit.refresh(rt, scope=scopes[0], label=f"control: refresh with scope={scopes[0]!r}")
-    body = require_tokens(narrow, "the narrowed refresh")
-    keep_rt = body.get("refresh_token") or rt
-    full = " ".join(scopes)
-    again = await kit.refresh(keep_rt, scope=full, label=f"kept: the next refresh token asks the original scope "
-                                                         f"{full!r} again")
-    facts = {"original": scopes, "narrowed": token_scope(body)}
-    return [narrow, again, analysis("scope narrowing", facts, narrow)]
+    rt0, _ = await kit.refresh_token(label="setup (full scope)")
+    base = await kit.refresh(rt0, label="control: refresh without scope (the original grant)")
+    rt1 = require_tokens(base, "the refresh without scope").get("refresh_token") or rt0
+    narrow = await kit.refresh(rt1, scope=scopes[0], label=f"control: refresh with scope={scopes[0]!r}")
+    rt2 = require_tokens(narrow, "the narrowed refresh").get("refresh_token") or rt1
+    kept = await kit.refresh(rt2, label="control: the next refresh token, refreshed without scope")
+    facts = {"original": token_scope(json_body(base)), "narrowed": token_scope(json_body(narrow)),
+             "requested": [scopes[0]], "kept": token_scope(json_body(kept)) if kept.status == 200 else None}
+    return [base, narrow, kept, analysis("scope narrowing", facts, kept)]
 
 
 def _narrowing_rule(facts: dict) -> list[str]:
-    narrowed = facts["narrowed"]
-    if narrowed is not None and not set(narrowed) <= set(facts["original"]):
-        return [vulnerability(f"the narrowed refresh granted {narrowed}, beyond the original {facts['original']}",
-                              NO_WIDER)]
-    return []   # narrower than asked, or exactly it: RFC 6749 §3.3 lets the AS issue less
+    original, narrowed, kept = facts["original"], facts["narrowed"], facts["kept"]
+    problems = []
+    if narrowed is not None and original is not None and not set(narrowed) <= set(original):
+        problems.append(vulnerability(f"the narrowed refresh granted {narrowed}, beyond the original {original}",
+                                      NO_WIDER))
+    if kept is not None and original is not None and set(kept) < set(original):
+        problems.append(deviation(f"after narrowing, the next refresh token only gets {kept} (the original grant "
+                                  f"got {original})", "MUST", SAME_RT_SCOPE))
+    return problems
 
 
 async def reuse_refresh_token(kit):
@@ -203,6 +189,8 @@ NO_WIDER = ('RFC 6749 §6: "The requested scope MUST NOT include any scope not o
 ROTATION = ('RFC 9700 §4.14.2: with refresh token rotation, when an invalidated refresh token is presented the '
             'authorization server "will revoke the active refresh token"; §2.2.2: "Refresh tokens for public clients '
             'MUST be sender-constrained or use refresh token rotation as described in Section 4.14."')
+SAME_RT_SCOPE = ('RFC 6749 §6: "If a new refresh token is issued, the refresh token scope MUST be identical to that '
+                 'of the refresh token included by the client in the request."')
 PROTECT_PUBLIC = ('RFC 9700 §2.2.2: "Refresh tokens for public clients MUST be sender-constrained or use refresh '
                   'token rotation as described in Section 4.14."')
 RT_INVALID = ('RFC 6749 §5.2: "invalid_grant: The provided authorization grant ... or refresh token is invalid, '
@@ -225,10 +213,7 @@ SCENARIOS: list[Scenario] = [
              expect_no_wider_scope, NEEDS | {"scopes"}, FAMILY),
     Scenario("rt-scope-narrowing", "A refresh may narrow the scope; the next refresh token still carries the "
              "original grant.", ("RFC 6749 §6",), AS, "low", narrow_refresh_scope,
-             by_label(expect_token(), kept=expect_token(rule='RFC 6749 §6: "If a new refresh token is issued, the '
-                                                         'refresh token scope MUST be identical to that of the refresh '
-                                                         'token included by the client in the request."'),
-                      analysis=expect_facts(_narrowing_rule)), NEEDS | {"multi_scope"}, FAMILY),
+             by_label(expect_token(), analysis=expect_facts(_narrowing_rule)), NEEDS | {"multi_scope"}, FAMILY),
     Scenario("rt-rotation-reuse", "Replaying a rotated refresh token is refused and revokes its successor.",
              ("RFC 9700 §4.14.2", "RFC 6749 §10.4"), AS, "high", reuse_refresh_token,
              by_label(expect_error(400, "invalid_grant", rule=ROTATION), control=expect_token()), NEEDS, FAMILY),

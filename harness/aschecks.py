@@ -25,7 +25,7 @@ import re
 from typing import Iterable
 
 from .asobs import (AuthzObservation, _no_response, _short, analysis, expect_facts, header, json_body,  # noqa: F401
-                    location_params, redirect_goes_to)
+                    location_params, redirect_goes_to, token_scope)
 from .authzchecks import (ABSENT, ANY, ERROR_REDIRECT, NO_307, NO_REDIRECT, STATE_ECHO, expect_code,  # noqa: F401
                           expect_error_redirect, expect_no_code, expect_no_redirect, expect_redirect_status,
                           expect_refused)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import weakref
 from dataclasses import dataclass, field, fields
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlencode
@@ -87,10 +88,24 @@ class ASKit(TokenClient):
     credentials: Credentials | None = None
     confidential: tuple[str, str] | None = None
     password_client_id: str | None = None
-    jar: OriginJar | None = None               # the browser's state shared by the flows (its session)
+    jar: OriginJar | None = None               # an empty browser for the authorization server's origin
     memo: dict = field(default_factory=dict)   # results shared by scenarios of one run (see ``shared``)
-    _first_login: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
-    _signed_in: bool = False
+    # One browser per scenario: the runner runs each scenario in its own task, and what one scenario does to
+    # its session (a replayed code or refresh token makes many servers revoke the whole grant) must not
+    # change what another one sees. Flows of one scenario share its browser, as a user's tabs do.
+    _browsers: "weakref.WeakKeyDictionary[asyncio.Task, OriginJar]" = field(
+        default_factory=weakref.WeakKeyDictionary, repr=False)
+
+    def browser(self) -> OriginJar:
+        """The cookie jar of the calling scenario's browser."""
+        assert self.jar is not None
+        task = asyncio.current_task()
+        if task is None:
+            return self.jar
+        jar = self._browsers.get(task)
+        if jar is None:
+            jar = self._browsers[task] = self.jar.copy()
+        return jar
 
     async def shared(self, key: str, make):
         """``await make()`` once per kit; concurrent callers wait for the same result (a page collection
@@ -152,30 +167,17 @@ class ASKit(TokenClient):
         pairs += list(extra)
         url = self.authorization_url(pairs)
         fresh = fresh or credentials is not None
-        shared = not fresh
-
-        async def walk_once() -> LoginResult:
-            # One jar per flow: concurrent flows never share or clobber one interaction session; a flow of
-            # the shared browser starts from its cookies and hands back what the walk left.
-            jar = self.jar.copy() if shared else OriginJar(self.authorization_endpoint)
-            walk = await drive(self.session, url, credentials=credentials or self.credentials, jar=jar,
-                               stop_uris=[u for u in (redirect_uri, self.redirect_uri) if u], label=label,
-                               drop_hidden=CSRF_NAME if drop_csrf else None, extra_headers=dict(headers or {}),
-                               follow_origins={origin(u) for u in (self.authorization_endpoint, self.issuer) if u},
-                               stop_at_login=stop_at_login, cross_site=cross_site, login_attempts=login_attempts)
-            if shared and walk.redirected:
-                self.jar.merge(jar)
-            return walk
-
-        if shared and not self._signed_in:
-            # Until the shared browser session exists, walks go one at a time: concurrent scenarios would
-            # otherwise each sign in (one password check each) instead of reusing the first session.
-            async with self._first_login:
-                walk = await walk_once()
-                if walk.login_post is not None and walk.redirected:
-                    self._signed_in = True
-        else:
-            walk = await walk_once()
+        browser = None if fresh else self.browser()
+        # One jar per flow: concurrent flows never share or clobber one interaction session; a flow of the
+        # scenario's browser starts from its cookies and hands back what the walk left.
+        jar = browser.copy() if browser is not None else OriginJar(self.authorization_endpoint)
+        walk = await drive(self.session, url, credentials=credentials or self.credentials, jar=jar,
+                           stop_uris=[u for u in (redirect_uri, self.redirect_uri) if u], label=label,
+                           drop_hidden=CSRF_NAME if drop_csrf else None, extra_headers=dict(headers or {}),
+                           follow_origins={origin(u) for u in (self.authorization_endpoint, self.issuer) if u},
+                           stop_at_login=stop_at_login, cross_site=cross_site, login_attempts=login_attempts)
+        if browser is not None and walk.redirected:
+            browser.merge(jar)
         final = as_authz_observation(walk.final, label, params.get("redirect_uri"), self.redirect_uri)
         return Authorization(url, pairs, pkce if isinstance(pkce, Pkce) else None,
                              params.get("state"), params.get("redirect_uri"), walk, final)

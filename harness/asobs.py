@@ -3,6 +3,7 @@
 redirect URI was sent and which one is registered, and ``analysis`` observations derived from a series."""
 from __future__ import annotations
 
+import base64
 import json as jsonlib
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -70,6 +71,24 @@ def redirect_goes_to(obs: Observation) -> str:
     if _is_at(loc, registered):
         return "registered"
     return "elsewhere"
+
+
+def token_scope(body: dict) -> list[str] | None:
+    """The scope a token response grants: its ``scope`` parameter; else, for a JWT access token (read, not
+    verified: the AS's own statement), its ``scope`` claim, none if it has none (RFC 9068 §2.2.3); else None
+    (RFC 6749 §5.1: then it is the scope that was requested)."""
+    if isinstance(body.get("scope"), str):
+        return body["scope"].split()
+    token = body.get("access_token")
+    if isinstance(token, str) and token.count(".") == 2:
+        try:
+            part = token.split(".")[1]
+            claims = jsonlib.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if isinstance(claims, dict):
+            return claims["scope"].split() if isinstance(claims.get("scope"), str) else []
+    return None
 
 
 # -- derived observations -----------------------------------------------------------------------------------

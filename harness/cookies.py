@@ -123,7 +123,7 @@ class OriginJar:
         return other
 
     def merge(self, other: "OriginJar") -> None:
-        """Take over what ``other`` (a flow's jar that started as a copy of this one) holds now."""
+        """Take over what ``other`` (a flow's jar that started as a copy of this one) set or deleted."""
         self.jar = dict(other.jar)
 
     def clear(self) -> None:

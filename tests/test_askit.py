@@ -119,9 +119,11 @@ async def test_kit_for_a_password_server_uses_its_token_endpoint(aiohttp_server)
             await kit.authorize()
 
 
-async def test_concurrent_authorizations_sign_in_once(aiohttp_server):
-    """Scenarios run concurrently (--jobs): the first walk signs in, the others wait and reuse its session,
-    so a run costs one password check instead of one per scenario. ``stop_at_login`` never signs in."""
+async def test_each_concurrent_scenario_has_its_own_browser(aiohttp_server):
+    """Concurrent scenarios (--jobs) never share or clobber one interaction session: each scenario (the task
+    the runner runs it in) signs in once in its own browser, its later flows reuse that session, and what one
+    scenario does to its session (a replay that revokes the grant, say) cannot change another's verdict.
+    ``stop_at_login`` never signs in."""
     app = create_as(Flaws())
     logins = []
 
@@ -136,8 +138,12 @@ async def test_concurrent_authorizations_sign_in_once(aiohttp_server):
         kit = await askit.build_kit(as_target(str(server.make_url(""))), session)
         page = await kit.authorize(stop_at_login=True, fresh=True)
         assert not page.redirected and page.walk.stopped.startswith("the login page") and logins == []
-        results = await asyncio.gather(*(kit.authorize(label=f"a{i}") for i in range(6)))
-        assert all(r.code for r in results) and logins == ["POST"]
+        async def scenario(i):
+            return await kit.authorize(label=f"s{i}: first"), await kit.authorize(label=f"s{i}: second")
+        results = await asyncio.gather(*(scenario(i) for i in range(4)))
+        assert all(a.code and b.code for a, b in results)
+        assert logins == ["POST"] * 4                                 # one sign-in per scenario
+        assert all(a.walk.login_post is not None and b.walk.login_post is None for a, b in results)
         calls = []
 
         async def make():

@@ -108,11 +108,11 @@ async def test_redirect_family_with_a_consent_page_and_a_query_in_the_registered
 TOKEN_CASES = [
     (Flaws(), {}),
     (Flaws(code_replay=True), {"tok-code-reuse": F, "tok-code-reuse-revokes": F, "tok-code-race": F}),
-    (Flaws(code_reuse_no_revoke=True), {"tok-code-reuse-revokes": F}),
+    (Flaws(code_reuse_no_revoke=True), {"tok-code-reuse-revokes": D}),   # SHOULD revoke
     (Flaws(code_race=True), {"tok-code-race": F}),
     (Flaws(code_not_client_bound=True), {"tok-code-wrong-client": F}),
     (Flaws(token_redirect_unchecked=True), {"tok-redirect-mismatch": F}),
-    (Flaws(token_redirect_optional=True), {"tok-redirect-omitted": F}),
+    (Flaws(token_redirect_optional=True), {"tok-redirect-omitted": D}),
     (Flaws(garbage_code_500=True), {"tok-code-garbage": D}),
     (Flaws(client_auth_optional=True), {"tok-client-auth-missing": F}),
     # RFC 6749 §5.2 requires the challenge only where the client authenticated with the Authorization header
