@@ -6,7 +6,8 @@ documentation ("Flask OAuth 2.0 Server"): ``AuthorizationServer`` with the autho
 with in-memory models in place of the documentation's SQLAlchemy ones. The glue Authlib leaves to the
 application is written the careful way: a login page (the same answer and the same work for an unknown user
 and a wrong password), a consent page with a CSRF token, a SameSite=Lax session cookie, RFC 8414 metadata, and
-request errors answered with ``server.handle_error_response`` (an error redirect where Authlib allows one).
+request errors answered with ``server.handle_error_response`` (an error redirect where Authlib allows one),
+and codes consumed atomically.
 
 Clients: "public-app" (public, code + PKCE, refresh tokens) and "confidential-app" (client_secret_basic or
 client_secret_post, client_credentials). Account: alice / wonderland-2026.
@@ -159,7 +160,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                            request.payload.data.get("code_challenge_method"))
 
     def query_authorization_code(self, code, client):
-        item = CODES.get(code)
+        # Consumed here, atomically (dict.pop under the GIL): a query-then-delete store, as in the
+        # documentation's SQLAlchemy models, lets two concurrent redemptions of one code both succeed, and
+        # tok-code-race catches that (intermittently: it is a race).
+        item = CODES.pop(code, None)
         if item and item.client_id == client.get_client_id() and not item.is_expired():
             return item
         return None
