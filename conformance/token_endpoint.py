@@ -21,7 +21,7 @@ import secrets
 from harness.aschecks import (ERROR_RESPONSE, analysis, by_label, expect_error, expect_error_shape, expect_facts,
                               expect_no_token, expect_success_shape, expect_throttled, expect_token, json_body,
                               token_scope)
-from harness.askit import NotApplicable, SetupFailed, require_tokens
+from harness.askit import NotApplicable, require_tokens
 from harness.scenario import Scenario, deviation, vulnerability
 
 from .as_rules import (BAD_BASIC, CC_CONFIDENTIAL, CLIENT_AUTH, CODE_CLIENT, CODE_LIFETIME, CODE_ONCE, CODE_REDIRECT,

@@ -55,7 +55,7 @@ def test_capabilities_follow_the_profile():
 
 
 async def test_discovery_falls_back_to_openid_configuration(aiohttp_server):
-    """Issue 4: "metadata is discovered from it (RFC 8414, then OIDC)"."""
+    """RFC 8414 §3 metadata first, then OpenID Connect Discovery §4 when the first is not there."""
     async def oidc(request):
         base = str(request.url.origin())
         return web.json_response({"issuer": base, "authorization_endpoint": base + "/a", "token_endpoint": base + "/t"})

@@ -368,7 +368,7 @@ def _issue(request: web.Request, client_id: str, user: str | None, scope: list[s
 
 
 async def token(request: web.Request) -> web.Response:
-    flaws, st = request.app[FLAWS], request.app[STATE]
+    flaws = request.app[FLAWS]
     try:
         if request.method == "GET":
             if not flaws.token_get:
