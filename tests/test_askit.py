@@ -152,3 +152,61 @@ async def test_each_concurrent_scenario_has_its_own_browser(aiohttp_server):
             return "pages"
         assert await asyncio.gather(kit.shared("k", make), kit.shared("k", make)) == ["pages", "pages"]
         assert calls == [1]
+
+
+# -- grading: what the target did decides the impact ---------------------------------------------------------
+def _obs(status, *, location=None, json=None, request_headers=None, headers=None, sent=None,
+         registered="http://localhost:8080/callback"):
+    from harness.aschecks import AuthzObservation
+    hdrs = dict(headers or {})
+    if location:
+        hdrs["Location"] = location
+    return AuthzObservation("probe", "GET", "http://as/authorize", dict(request_headers or {}), None, status, hdrs, "",
+                            json=json, sent_redirect_uri=sent, registered_redirect_uri=registered)
+
+
+def test_an_error_redirect_to_the_registered_uri_is_allowed_for_an_invalid_redirect_uri():
+    """RFC 6749 §4.1.2.1: the AS "MUST NOT automatically redirect the user-agent to the invalid redirection
+    URI": an error page or an error redirect to the REGISTERED URI passes; a code or an error sent to the
+    invalid URI is a vulnerability."""
+    from harness.aschecks import expect_no_redirect
+    from harness.scenario import impact_of
+    check = expect_no_redirect()
+    attacker = "https://attacker.example/cb"
+    assert check(_obs(400, sent=attacker)) == []
+    assert check(_obs(302, location="http://localhost:8080/callback?error=invalid_request", sent=attacker)) == []
+    for loc in (f"{attacker}?code=abc", f"{attacker}?error=invalid_request"):
+        problems = check(_obs(302, location=loc, sent=attacker))
+        assert [impact_of(p) for p in problems] == ["vulnerability"]
+    problems = check(_obs(302, location="http://localhost:8080/callback?code=abc", sent=attacker))
+    assert [(impact_of(p), p.keyword) for p in problems] == [("deviation", "MUST")]
+
+
+def test_a_401_without_challenge_is_a_deviation_only_when_the_client_used_the_authorization_header():
+    """RFC 6749 §5.2: "If the client attempted to authenticate via the "Authorization" request header field,
+    the authorization server MUST respond with an HTTP 401 (Unauthorized) status code and MUST include the
+    WWW-Authenticate response header field matching the authentication scheme used by the client." A refusal
+    is never a vulnerability; a token issued is."""
+    from harness.aschecks import expect_error
+    from harness.scenario import impact_of
+    check = expect_error((400, 401), "invalid_client")
+    refused = {"error": "invalid_client"}
+    assert check(_obs(401, json=refused)) == []
+    problems = check(_obs(401, json=refused, request_headers={"Authorization": "Basic eDp5"}))
+    assert [(impact_of(p), p.keyword) for p in problems] == [("deviation", "MUST")] and "RFC 6749 §5.2" in problems[0].rule
+    ok = check(_obs(401, json=refused, request_headers={"Authorization": "Basic eDp5"},
+                    headers={"WWW-Authenticate": 'Basic realm="as"'}))
+    assert ok == []
+    assert [impact_of(p) for p in check(_obs(400, json={"error": "invalid_request"}))] == ["deviation"]
+    assert [impact_of(p) for p in check(_obs(200, json={"access_token": "t", "token_type": "Bearer"}))] == [
+        "vulnerability"]
+
+
+def test_no_store_is_required_and_pragma_is_not():
+    """RFC 6749 §5.1: Cache-Control: no-store on responses with tokens (MUST); the Pragma: no-cache of the same
+    sentence is obsolete (RFC 9111 §5.4) and not checked."""
+    from harness.aschecks import expect_no_store
+    from harness.scenario import impact_of
+    assert expect_no_store()(_obs(200, headers={"Cache-Control": "no-store"})) == []
+    problems = expect_no_store()(_obs(200, headers={"Cache-Control": "max-age=60", "Pragma": "no-cache"}))
+    assert [(impact_of(p), p.keyword) for p in problems] == [("deviation", "MUST")]
