@@ -18,6 +18,10 @@ routes it); ``analysis(...)`` builds an observation from several real ones when 
 (exactly one of ten concurrent redemptions succeeds; twenty codes are unique). Authorization responses come
 as ``AuthzObservation``: they know the redirect URI that was sent and the registered one, so a redirect can
 be told apart from an open redirect.
+
+The token-endpoint expectations are here; the authorization-endpoint ones are in ``harness.authzchecks`` and
+the readers of an answer in ``harness.asobs``: both are re-exported, so a family imports its vocabulary from
+this one module.
 """
 from __future__ import annotations
 
@@ -55,11 +59,6 @@ TOKEN_RESPONSE = ('RFC 6749 §5.1: "The authorization server issues an access to
 NO_STORE = ('RFC 6749 §5.1: "The authorization server MUST include the HTTP "Cache-Control" response header field '
             'with a value of "no-store" in any response containing tokens, credentials, or other sensitive '
             'information"')
-
-
-def expect_pass() -> Check:
-    """Any answer is allowed (the RFC is silent or says MAY): the observation is kept as evidence only."""
-    return lambda obs: []
 
 
 # -- token endpoint ------------------------------------------------------------------------------------------
