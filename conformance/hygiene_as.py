@@ -5,15 +5,18 @@ endpoints are not served over plain HTTP on a public address.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import re
+import statistics
 from collections import Counter
 from urllib.parse import urlsplit
 
-from harness.aschecks import analysis, expect_facts, expect_no_store, header
-from harness.askit import NotApplicable, require_tokens
+from harness.aschecks import analysis, by_label, expect_facts, expect_no_store, header
+from harness.askit import NotApplicable, SetupFailed, require_tokens
 from harness.client import send
-from harness.scenario import Observation, Scenario
+from harness.login import Credentials
+from harness.scenario import Observation, Scenario, deviation, vulnerability
 
 FAMILY = "hygiene_as"
 AS = "authorization-server"
@@ -21,7 +24,8 @@ TE = "token-endpoint"
 CODE_FLOW = frozenset({"authorization_code"})
 SAMPLES = 20
 ATTACKER_ORIGIN = "https://attacker.example"
-GOOD_REFERRER = {"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin", "origin"}
+# Without a Referrer-Policy browsers use strict-origin-when-cross-origin (no path or query to other sites).
+LEAKY_REFERRER = {"unsafe-url", "no-referrer-when-downgrade"}
 HEX, B64URL = set("0123456789abcdefABCDEF"), set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -33,8 +37,7 @@ async def collect_token_responses(kit):
         authz = await kit.authorize(label="authorize")
         ok = await kit.redeem(authz, label="authorization_code grant (success)")
     require_tokens(ok, "the successful grant")
-    err = await kit.token([("grant_type", "urn:example:unknown")], label="an error response")
-    return [ok, err]
+    return [ok]   # an error response carries nothing sensitive: §5.1's rule does not reach it
 
 
 # -- pages --------------------------------------------------------------------------------------------------------
@@ -63,13 +66,15 @@ async def collect_authorization_pages(kit):
 
 
 def expect_frame_protection(obs: Observation) -> list[str]:
-    if not _html(obs):
+    """Pages with a form (login, consent) cannot be framed; an error page without a form has nothing to click."""
+    if not _html(obs) or "<form" not in obs.body.lower():
         return []
     xfo = (header(obs, "X-Frame-Options") or "").strip().upper()
     csp = (header(obs, "Content-Security-Policy") or "").lower()
     if xfo in ("DENY", "SAMEORIGIN") or "frame-ancestors" in csp:
         return []
-    return ["neither X-Frame-Options DENY/SAMEORIGIN nor CSP frame-ancestors on an HTML page"]
+    return [vulnerability("a page with a form has neither X-Frame-Options DENY/SAMEORIGIN nor CSP frame-ancestors",
+                          CLICKJACKING)]
 
 
 THIRD_PARTY = re.compile(r'<(?:script|img|link|iframe)\b[^>]*?\b(?:src|href)\s*=\s*["\']?(https?:)?//([^/"\'\s>]+)', re.I)
@@ -79,14 +84,14 @@ def expect_no_referrer_leak(obs: Observation) -> list[str]:
     if not _html(obs):
         return []
     problems = []
-    policy = {p.strip().lower() for p in (header(obs, "Referrer-Policy") or "").split(",") if p.strip()}
-    if not policy & GOOD_REFERRER:
-        problems.append(f"Referrer-Policy {header(obs, 'Referrer-Policy')!r}: the page URL (code, state) may leak "
-                        "in Referer; use no-referrer")
+    policy = [p.strip().lower() for p in (header(obs, "Referrer-Policy") or "").split(",") if p.strip()]
+    if policy and policy[-1] in LEAKY_REFERRER:
+        problems.append(deviation(f"Referrer-Policy {policy[-1]!r}: the page URL (code, state) leaks in Referer to "
+                                  "other sites", "SHOULD", REFERRER))
     own = urlsplit(obs.url).netloc.lower()
     others = sorted({m.group(2).lower() for m in THIRD_PARTY.finditer(obs.body) if m.group(2).lower() != own})
     if others:
-        problems.append(f"third-party resources on the page: {', '.join(others[:3])}")
+        problems.append(deviation(f"third-party resources on the page: {', '.join(others[:3])}", "SHOULD", REFERRER))
     return problems
 
 
@@ -96,11 +101,15 @@ async def send_cross_origin_authorization(kit):
 
 
 def expect_no_cors(obs: Observation) -> list[str]:
+    """No CORS at the authorization endpoint; a foreign origin allowed WITH credentials lets its pages read the
+    signed-in user's authorization pages (a vulnerability), anything else a deviation."""
     acao = header(obs, "Access-Control-Allow-Origin")
-    if acao:
-        return [f"Access-Control-Allow-Origin {acao!r} on the authorization endpoint (RFC 9700 §2.6: CORS MUST NOT "
-                "be supported there)"]
-    return []
+    if not acao:
+        return []
+    if acao == ATTACKER_ORIGIN and (header(obs, "Access-Control-Allow-Credentials") or "").lower() == "true":
+        return [vulnerability(f"Access-Control-Allow-Origin {acao!r} with credentials on the authorization endpoint",
+                              NO_CORS)]
+    return [deviation(f"Access-Control-Allow-Origin {acao!r} on the authorization endpoint", "MUST", NO_CORS)]
 
 
 # -- entropy --------------------------------------------------------------------------------------------------------
@@ -151,6 +160,11 @@ async def collect_credentials(kit):
 
 
 def _entropy_rule(facts: dict) -> list[str]:
+    problems = [vulnerability(p, GUESSING) for p in _entropy_problems(facts)]
+    return problems
+
+
+def _entropy_problems(facts: dict) -> list[str]:
     problems = []
     for kind, f in facts.items():
         if f["unique"] != f["count"]:
@@ -199,7 +213,8 @@ async def probe_plain_http(kit):
 
 def expect_tls_only(obs: Observation) -> list[str]:
     if obs.label.startswith("analysis:"):
-        return [f"{obs.json['endpoint']} is published as {obs.json['url']} (plain http on a non-loopback host)"]
+        return [vulnerability(f"{obs.json['endpoint']} is published as {obs.json['url']} (plain http on a "
+                              "non-loopback host)", TLS)]
     if obs.status is None:
         return []   # nothing listens on http: refused
     loc = header(obs, "Location") or ""
@@ -207,18 +222,108 @@ def expect_tls_only(obs: Observation) -> list[str]:
         return []   # redirected to TLS (the request itself carried nothing secret here)
     if obs.status in (403, 421, 426):
         return []   # refused (Forbidden, Misdirected, Upgrade Required)
-    return [f"answered {obs.status} over plain http (RFC 6749 §3.1, §3.2: TLS is required)"]
+    return [vulnerability(f"answered {obs.status} over plain http", TLS)]
+
+
+# -- user enumeration at the HTML login ------------------------------------------------------------------------
+ENUM_TRIES = 5
+WRONG_PASSWORD = "oauthlab-wrong-password-Zq9"
+UNKNOWN_USER = "oauthlab-no-such-user-7Kd"
+RANDOM_RUN = re.compile(r"[A-Za-z0-9_\-]{16,}")
+HIDDEN_VALUE = re.compile(r'(<input[^>]*type=["\']?hidden["\']?[^>]*value=)("[^"]*"|\'[^\']*\'|[^\s>]+)', re.I)
+MIN_GAP = 0.03      # seconds: below this no remote attacker tells two answers apart
+
+
+def normalise_page(text: str, names: tuple[str, ...]) -> str:
+    """A page without what legitimately differs between two tries: hidden input values (CSRF tokens),
+    long random-looking runs (interaction ids in URLs), and the typed user names."""
+    for name in names:
+        text = text.replace(name, "<user>")
+    text = HIDDEN_VALUE.sub(r"\1~", text)
+    return RANDOM_RUN.sub("~", text)
+
+
+async def compare_login_failures(kit):
+    """A new browser signs in with the real user and a wrong password, then with an unknown user, alternately,
+    ENUM_TRIES times each; each walk stops after one login POST."""
+    base = kit.credentials
+    names = (base.username, UNKNOWN_USER)
+    kinds = {"wrong_password": Credentials(base.username, WRONG_PASSWORD, base.username_field, base.password_field),
+             "unknown_user": Credentials(UNKNOWN_USER, WRONG_PASSWORD, base.username_field, base.password_field)}
+    samples: dict[str, list[dict]] = {k: [] for k in kinds}
+    out: list[Observation] = []
+    for i in range(ENUM_TRIES):
+        for kind, creds in kinds.items():
+            authz = await kit.authorize(label=f"{kind.replace('_', ' ')} #{i + 1}", credentials=creds,
+                                        login_attempts=1)
+            post = authz.walk.login_post
+            if post is None:
+                raise SetupFailed("no login form was shown to a new browser", authz.observation)
+            final = authz.walk.final
+            samples[kind].append({"post_status": post.status, "final_status": final.status,
+                                  "page": hashlib.sha256(normalise_page(final.body, names).encode()).hexdigest()[:16],
+                                  "seconds": round(post.elapsed, 4)})
+            if i == 0:
+                out.append(post)
+    facts = {kind: {"statuses": sorted({(s["post_status"], s["final_status"]) for s in got}),
+                    "pages": sorted({s["page"] for s in got}), "seconds": [s["seconds"] for s in got]}
+             for kind, got in samples.items()}
+    return out + [analysis(f"wrong password vs unknown user at the login page, {ENUM_TRIES} tries each", facts,
+                           out[-1])]
+
+
+def timing_gap(a: list[float], b: list[float]) -> tuple[float, float, bool]:
+    """(gap between the medians, the noise (largest median absolute deviation), whether the two series do not
+    overlap at all)."""
+    gap = abs(statistics.median(a) - statistics.median(b))
+    noise = max(statistics.median([abs(x - statistics.median(s)) for x in s]) for s in (a, b))
+    separated = max(a) < min(b) or max(b) < min(a)
+    return gap, noise, separated
+
+
+def _login_enumeration_rule(facts: dict) -> list[str]:
+    a, b = facts["wrong_password"], facts["unknown_user"]
+    problems = []
+    if not set(map(tuple, a["statuses"])) & set(map(tuple, b["statuses"])):
+        problems.append(f"different statuses: {a['statuses']} for a wrong password, {b['statuses']} for an "
+                        "unknown user")
+    if not set(a["pages"]) & set(b["pages"]):
+        problems.append("different pages (after removing CSRF tokens, ids and the typed user name) for a wrong "
+                        "password and an unknown user")
+    gap, noise, separated = timing_gap(a["seconds"], b["seconds"])
+    if separated and gap > MIN_GAP and gap > 3 * noise:
+        slower = "a wrong password" if statistics.median(a["seconds"]) > statistics.median(b["seconds"]) else \
+            "an unknown user"
+        problems.append(f"{slower} takes {gap * 1000:.0f} ms longer (medians; noise {noise * 1000:.0f} ms, the "
+                        f"{ENUM_TRIES} + {ENUM_TRIES} tries do not overlap)")
+    return [vulnerability(f"{p}: the login page tells who has an account", SAME_LOGIN_ANSWER) for p in problems]
+
+
+# The sentences the expectations rest on.
+NO_STORE = ('RFC 6749 §5.1: "The authorization server MUST include the HTTP "Cache-Control" response header field '
+            'with a value of "no-store" in any response containing tokens"')
+CLICKJACKING = 'RFC 9700 §4.16: "Authorization servers MUST prevent clickjacking attacks."'
+REFERRER = ('RFC 9700 §4.2.4: "The page rendered as a result of the OAuth authorization response and the authorization '
+            'endpoint SHOULD NOT include third-party resources or links to external sites."; the measures include '
+            '"Suppress the Referer header by applying an appropriate Referrer Policy"')
+NO_CORS = 'RFC 9700 §2.6: "CORS MUST NOT be supported at the authorization endpoint"'
+GUESSING = ('RFC 6749 §10.10: "The probability of an attacker guessing generated tokens (and other credentials not '
+            'intended for handling by end-users) MUST be less than or equal to 2^(-128) and SHOULD be less than or '
+            'equal to 2^(-160)."')
+TLS = ('RFC 6749 §3.1: "the authorization server MUST require the use of TLS as described in Section 1.6 when '
+       'sending requests to the authorization endpoint"; §3.2: the same for the token endpoint')
+SAME_LOGIN_ANSWER = ('RFC 6749 §10.12 and §10.10 protect the user\'s credentials; CWE-204 (response discrepancy) and '
+                     'CWE-208 (timing discrepancy): the login page answers an unknown user and a wrong password alike')
 
 
 SCENARIOS: list[Scenario] = [
-    Scenario("hyg-token-no-store", "Token responses, successes and errors, carry Cache-Control: no-store and "
-             "Pragma: no-cache.", ("RFC 6749 §5.1", "RFC 6749 §5.2"), TE, "medium", collect_token_responses,
-             expect_no_store(), frozenset(), FAMILY),
-    Scenario("hyg-clickjacking", "Login, consent and error pages forbid framing.", ("RFC 9700 §4.16", "RFC 6749 §10.13"),
+    Scenario("hyg-token-no-store", "Token responses carry Cache-Control: no-store.", ("RFC 6749 §5.1",), TE, "medium",
+             collect_token_responses, expect_no_store(), frozenset(), FAMILY),
+    Scenario("hyg-clickjacking", "Login and consent pages forbid framing.", ("RFC 9700 §4.16", "RFC 6749 §10.13"),
              AS, "medium", collect_authorization_pages, expect_frame_protection, CODE_FLOW, FAMILY),
-    Scenario("hyg-referrer", "Authorization pages send Referrer-Policy no-referrer and load no third-party "
-             "resources.", ("RFC 9700 §4.2.4",), AS, "low", collect_authorization_pages, expect_no_referrer_leak,
-             CODE_FLOW, FAMILY),
+    Scenario("hyg-referrer", "Authorization pages load no third-party resources and do not send their URL in "
+             "Referer to other sites.", ("RFC 9700 §4.2.4",), AS, "low", collect_authorization_pages,
+             expect_no_referrer_leak, CODE_FLOW, FAMILY),
     Scenario("hyg-no-cors-authz", "The authorization endpoint answers no CORS request.", ("RFC 9700 §2.6",), AS,
              "medium", send_cross_origin_authorization, expect_no_cors, CODE_FLOW, FAMILY),
     Scenario("hyg-credential-entropy", f"{SAMPLES} codes, access and refresh tokens are unique and carry >= 128 "
@@ -227,6 +332,11 @@ SCENARIOS: list[Scenario] = [
     Scenario("hyg-tls-only", "The authorization and token endpoints are not served over plain HTTP on a public "
              "address.", ("RFC 6749 §3.1", "RFC 6749 §3.2", "RFC 6749 §10.9"), AS, "high", probe_plain_http,
              expect_tls_only, CODE_FLOW, FAMILY),
+    Scenario("hyg-login-enumeration", f"The HTML login answers an unknown user and a wrong password alike: same "
+             f"status, same page (CSRF tokens aside), no timing gap beyond noise ({ENUM_TRIES} tries each).",
+             ("RFC 6749 §10.12", "CWE-204", "CWE-208"), AS, "medium", compare_login_failures,
+             by_label(lambda obs: [], analysis=expect_facts(_login_enumeration_rule)), CODE_FLOW, FAMILY,
+             tags=("disruptive",)),
 ]
 
 NOT_APPLICABLE: dict[str, str] = {}   # every AS row of catalog §11 is above; the others are resource-server rows

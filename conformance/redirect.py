@@ -8,9 +8,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 from harness.aschecks import (ABSENT, ANY, any_of, by_label, expect_code, expect_error_redirect, expect_facts,
-                              expect_no_redirect, expect_redirect_status, expect_refused, analysis, location_params)
+                              expect_no_code, expect_no_redirect, expect_redirect_status, expect_refused, analysis,
+                              location_params)
 from harness.askit import NotApplicable, Pkce, SetupFailed
-from harness.scenario import Observation, Scenario
+from harness.scenario import Scenario, deviation
 
 FAMILY = "redirect"
 AS = "authorization-server"
@@ -47,9 +48,9 @@ def lookalikes(registered: str) -> list[tuple[str, str]]:
                                     ""))),
         ("trailing slash changed", trailing),
         ("path case changed", urlunsplit((p.scheme, p.netloc, _swapcase_path(path), p.query, ""))),
-        ("port changed", urlunsplit((p.scheme, f"{host}:{other_port}", path, p.query, ""))),
         ("scheme changed", urlunsplit((other_scheme, p.netloc, path, p.query, ""))),
-    ]
+    ] + ([] if is_loopback(host) else [   # RFC 8252 §7.3: any port MAY be accepted on a loopback redirect URI
+        ("port changed", urlunsplit((p.scheme, f"{host}:{other_port}", path, p.query, "")))])
 
 
 def _join(base: str, suffix: str) -> str:
@@ -153,9 +154,10 @@ async def add_unknown_param(kit):
 
 
 async def forge_login_post(kit):
-    """A cross-site POST of the login (and consent) form without the CSRF token, from another Origin."""
-    authz = await kit.authorize(label="login and consent posted without their CSRF token, Origin: attacker",
-                                fresh=True, drop_csrf=True, headers={"Origin": f"https://{ATTACKER}"})
+    """A cross-site POST of the login (and consent) form without the CSRF token, from another Origin, with
+    only the cookies a browser attaches to a cross-site POST (no SameSite=Lax or Strict ones)."""
+    authz = await kit.authorize(label="login and consent posted cross-site without their CSRF token",
+                                fresh=True, drop_csrf=True, cross_site=True, headers={"Origin": f"https://{ATTACKER}"})
     if authz.walk.login_post is None and not authz.walk.consent_posts:
         raise SetupFailed("no login or consent form was shown to a new browser", authz.observation)
     return [authz.observation]
@@ -180,67 +182,93 @@ async def check_iss_param(kit):
 
 def _iss_rule(facts: dict) -> list[str]:
     if facts.get("iss") is None:
-        return ["the response has no iss although the metadata advertises it (RFC 9207 §2)"]
+        return [deviation("the response has no iss although the metadata advertises it", "MUST", ISS)]
     if facts["iss"] != facts["issuer"]:
-        return [f"iss {facts['iss']!r} differs from the issuer {facts['issuer']!r}"]
+        return [deviation(f"iss {facts['iss']!r} differs from the issuer {facts['issuer']!r}", "MUST", ISS)]
     return []
 
 
-def expect_no_code() -> "callable":
-    """No code reached the client (an error page, a refusal, or a redirect with an error)."""
-    def check(obs: Observation) -> list[str]:
-        params = location_params(obs)
-        if obs.status is None:
-            return [f"no response ({obs.error})"]
-        if obs.status >= 500:
-            return [f"server error {obs.status}"]
-        if params is not None and params.get("code"):
-            return ["a code was issued to the forged request"]
-        return []
-    return check
+# The sentences the expectations rest on.
+EXACT_MATCH = ('RFC 9700 §2.1: "When comparing client redirection URIs against pre-registered URIs, authorization '
+               'servers MUST utilize exact string matching except for port numbers in localhost redirection URIs of '
+               'native apps"; RFC 6749 §4.1.2.1: the AS "MUST NOT automatically redirect the user-agent to the '
+               'invalid redirection URI."')
+NO_HTTP = ('RFC 9700 §2.6: "authorization servers MUST NOT allow redirect URIs that use the "http" scheme except for '
+           'native clients that use Loopback Interface Redirection"')
+NO_FRAGMENT = 'RFC 6749 §3.1.2: "The endpoint URI MUST NOT include a fragment component."'
+STATE = ('RFC 6749 §4.1.2: "state REQUIRED if the "state" parameter was present in the client authorization '
+         'request. The exact value received from the client."')
+STATE_OPTIONAL = 'RFC 6749 §4.1.1: "state RECOMMENDED." (a request without it is valid)'
+ERRORS_TO_CLIENT = ('RFC 6749 §4.1.2.1: "If the resource owner denies the access request or if the request fails for '
+                    'reasons other than a missing or invalid redirection URI, the authorization server informs the '
+                    'client by adding the following parameters to the query component of the redirection URI"')
+SCOPE_MAY_IGNORE = ('RFC 6749 §3.3: "The authorization server MAY fully or partially ignore the scope requested by '
+                    'the client"; §4.1.2.1: "invalid_scope: The requested scope is invalid, unknown, or malformed.", '
+                    'and "access_denied: The resource owner or authorization server denied the request." (nothing '
+                    'grantable is left)')
+ONCE = ('RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once." (binds the sender, '
+        'here the client); §4.1.2.1 names the answer, "invalid_request: The request ... includes a parameter more '
+        'than once": informational, unless the repeat sends the code elsewhere')
+IGNORE_UNKNOWN = 'RFC 6749 §3.1: "The authorization server MUST ignore unrecognized request parameters."'
+CSRF = ('RFC 6749 §10.12: "The authorization server MUST implement CSRF protection for its authorization endpoint and '
+        'ensure that a malicious client cannot obtain authorization without the awareness and explicit consent of '
+        'the resource owner."')
+ISS = ('RFC 9207 §2: "Authorization servers supporting this specification MUST provide their issuer identifier to '
+       'clients in the authorization response"; the value "MUST" be the issuer of the metadata')
 
 
 SCENARIOS: list[Scenario] = [
-    Scenario("redir-unregistered", "An unregistered redirect_uri gets an error page, never a redirect.",
-             ("RFC 6749 §4.1.2.1", "RFC 6749 §10.6", "RFC 9700 §2.1"), AS, "critical", set_redirect_uri_unregistered,
-             expect_no_redirect(), CODE_FLOW, FAMILY),
+    Scenario("redir-unregistered", "An unregistered redirect_uri gets an error page (or an error redirect to the "
+             "registered URI), never a redirect to it.", ("RFC 6749 §4.1.2.1", "RFC 6749 §10.6", "RFC 9700 §2.1"), AS,
+             "critical", set_redirect_uri_unregistered, expect_no_redirect(), CODE_FLOW, FAMILY),
     Scenario("redir-query-added", "The registered redirect_uri with a query added is not accepted.",
-             ("RFC 9700 §4.1.3",), AS, "high", add_redirect_uri_query, expect_no_redirect(), CODE_FLOW, FAMILY),
+             ("RFC 9700 §2.1", "RFC 9700 §4.1.3"), AS, "high", add_redirect_uri_query, expect_no_redirect(EXACT_MATCH),
+             CODE_FLOW, FAMILY),
     Scenario("redir-query-mismatch", "A changed query in a registered redirect_uri is not accepted; the exact "
              "one works.", ("RFC 6749 §3.1.2", "RFC 9700 §4.1.3"), AS, "high", change_redirect_uri_query,
-             by_label(expect_no_redirect(), control=expect_code()), CODE_FLOW | {"redirect_uri_query"}, FAMILY),
+             by_label(expect_no_redirect(EXACT_MATCH), control=expect_code(rule=EXACT_MATCH)),
+             CODE_FLOW | {"redirect_uri_query"}, FAMILY),
     Scenario("redir-lookalike", "Path, traversal, userinfo, host-suffix, slash, case, port and scheme variants of "
-             "the registered redirect_uri are all refused (exact string match).",
-             ("RFC 9700 §4.1.3", "CVE-2019-11269", "CVE-2024-8883"), AS, "critical", set_redirect_uri_lookalike,
-             expect_no_redirect(), CODE_FLOW, FAMILY),
+             "the registered redirect_uri are all refused (exact string match; any port on a loopback host).",
+             ("RFC 9700 §2.1", "RFC 8252 §7.3", "CVE-2019-11269", "CVE-2024-8883"), AS, "critical",
+             set_redirect_uri_lookalike, expect_no_redirect(EXACT_MATCH), CODE_FLOW, FAMILY),
     Scenario("redir-http-non-loopback", "A plain-http redirect_uri on a non-loopback host is refused.",
-             ("RFC 9700 §2.6",), AS, "medium", set_redirect_uri_plain_http, expect_no_redirect(), CODE_FLOW, FAMILY),
-    Scenario("redir-fragment", "A redirect_uri with a fragment is refused.", ("RFC 6749 §3.1.2",), AS, "medium",
-             add_redirect_uri_fragment, expect_no_redirect(), CODE_FLOW, FAMILY),
-    Scenario("authz-state-echo", "state comes back byte for byte with the code.", ("RFC 6749 §4.1.2",), AS, "high",
-             echo_state, by_label(expect_code(state=STATE43), special=expect_code(state=STATE_SPECIAL)), CODE_FLOW,
-             FAMILY, control=True),
-    Scenario("authz-state-absent", "Without state the request succeeds and no state is invented.",
-             ("RFC 6749 §4.1.2",), AS, "low", drop_state, expect_code(state=ABSENT), CODE_FLOW, FAMILY),
-    Scenario("authz-state-long", "A 2 KB state is echoed exactly or refused with invalid_request.",
-             ("RFC 6749 §4.1.2",), AS, "low", lengthen_state,
-             any_of(expect_code(state=STATE_LONG), expect_error_redirect("invalid_request", state=ANY)),
-             CODE_FLOW, FAMILY),
-    Scenario("authz-error-redirect", "Request errors go back to the client with the RFC error code and state.",
-             ("RFC 6749 §4.1.2.1",), AS, "low", break_authorization_request,
-             by_label(expect_error_redirect("unsupported_response_type", state=S_ERR),
-                      missing=expect_refused("invalid_request", "unsupported_response_type", state=S_ERR),
-                      scope=expect_error_redirect("invalid_scope", state=S_ERR)), CODE_FLOW, FAMILY),
-    Scenario("authz-duplicate-param", "Repeated authorization parameters are refused (never the attacker's "
-             "redirect_uri).", ("RFC 6749 §3.1",), AS, "medium", repeat_authorization_params,
-             by_label(expect_refused("invalid_request", state=ANY), redirect_uri=expect_no_redirect()), CODE_FLOW,
+             ("RFC 9700 §2.6",), AS, "medium", set_redirect_uri_plain_http, expect_no_redirect(NO_HTTP), CODE_FLOW,
              FAMILY),
+    Scenario("redir-fragment", "A redirect_uri with a fragment is refused.", ("RFC 6749 §3.1.2",), AS, "medium",
+             add_redirect_uri_fragment, expect_no_redirect(NO_FRAGMENT), CODE_FLOW, FAMILY),
+    Scenario("authz-state-echo", "state comes back byte for byte with the code.", ("RFC 6749 §4.1.2",), AS, "high",
+             echo_state, by_label(expect_code(state=STATE43, rule=STATE),
+                                  special=expect_code(state=STATE_SPECIAL, rule=STATE)), CODE_FLOW,
+             FAMILY, control=True),
+    Scenario("authz-state-absent", "Without state the request succeeds.", ("RFC 6749 §4.1.1",), AS, "low", drop_state,
+             expect_code(state=ABSENT, rule=STATE_OPTIONAL, keyword="SHOULD"), CODE_FLOW, FAMILY),
+    Scenario("authz-state-long", "A 2 KB state is echoed exactly or refused with an error sent to the client.",
+             ("RFC 6749 §4.1.2",), AS, "low", lengthen_state,
+             any_of(expect_code(state=STATE_LONG, rule=STATE), expect_error_redirect(state=ANY, rule=ERRORS_TO_CLIENT)),
+             CODE_FLOW, FAMILY),
+    Scenario("authz-error-redirect", "Request errors go back to the client with the RFC error code and state; an "
+             "unknown scope may be ignored.", ("RFC 6749 §4.1.2.1", "RFC 6749 §3.3"), AS, "low",
+             break_authorization_request,
+             by_label(expect_error_redirect("unsupported_response_type", "unauthorized_client", state=S_ERR,
+                                            rule=ERRORS_TO_CLIENT),
+                      missing=expect_refused("invalid_request", "unsupported_response_type", state=S_ERR,
+                                             rule=ERRORS_TO_CLIENT),
+                      scope=any_of(expect_code(), expect_error_redirect("invalid_scope", "access_denied", state=S_ERR,
+                                                                        rule=SCOPE_MAY_IGNORE))), CODE_FLOW, FAMILY),
+    Scenario("authz-duplicate-param", "Repeated authorization parameters are refused (an error page, or an error "
+             "redirect to the registered redirect_uri; never the attacker's).", ("RFC 6749 §3.1",), AS, "medium",
+             repeat_authorization_params,
+             by_label(any_of(expect_no_redirect(), expect_error_redirect("invalid_request", state=ANY, rule=ONCE,
+                                                                         issued="deviation")),
+                      redirect_uri=expect_no_redirect()), CODE_FLOW, FAMILY),
     Scenario("authz-unknown-param", "An unknown authorization parameter is ignored.", ("RFC 6749 §3.1",), AS, "low",
-             add_unknown_param, expect_code(), CODE_FLOW, FAMILY),
-    Scenario("authz-csrf-consent", "Login and consent posts without the AS's CSRF token, from another origin, "
-             "grant nothing.", ("RFC 6749 §10.12",), AS, "high", forge_login_post, expect_no_code(), CODE_FLOW, FAMILY),
-    Scenario("authz-no-307", "The credential POST is answered with 302/303, never 307/308.", ("RFC 9700 §4.12",), AS,
-             "medium", post_login_form, expect_redirect_status(302, 303), CODE_FLOW, FAMILY),
+             add_unknown_param, expect_code(rule=IGNORE_UNKNOWN), CODE_FLOW, FAMILY),
+    Scenario("authz-csrf-consent", "Login and consent posts from another site, without the AS's CSRF token and with "
+             "only the cookies a browser sends cross-site, grant nothing.", ("RFC 6749 §10.12",), AS, "high",
+             forge_login_post, expect_no_code(CSRF), CODE_FLOW, FAMILY),
+    Scenario("authz-no-307", "The credential POST is never answered with 307 (or 308).", ("RFC 9700 §4.12",), AS,
+             "medium", post_login_form, expect_redirect_status(), CODE_FLOW, FAMILY),
     Scenario("authz-iss-param", "When advertised, the authorization response carries iss = the issuer.",
              ("RFC 9207 §2", "RFC 9700 §2.1"), AS, "medium", check_iss_param, expect_facts(_iss_rule), CODE_FLOW,
              FAMILY),

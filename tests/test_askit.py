@@ -11,8 +11,8 @@ from aiohttp import web
 from harness import askit
 from harness.client import new_session
 
-from .asharness import as_target, password_target
-from .vulnerable_as import M2M_SECRET, Flaws, create_as, create_password_server
+from .support.asharness import as_target, password_target
+from .support.vulnerable_as import M2M_SECRET, Flaws, create_as, create_password_server
 
 
 def test_rfc7636_appendix_b_vector():
@@ -55,7 +55,7 @@ def test_capabilities_follow_the_profile():
 
 
 async def test_discovery_falls_back_to_openid_configuration(aiohttp_server):
-    """Issue 4: "metadata is discovered from it (RFC 8414, then OIDC)"."""
+    """RFC 8414 §3 metadata first, then OpenID Connect Discovery §4 when the first is not there."""
     async def oidc(request):
         base = str(request.url.origin())
         return web.json_response({"issuer": base, "authorization_endpoint": base + "/a", "token_endpoint": base + "/t"})
@@ -119,9 +119,11 @@ async def test_kit_for_a_password_server_uses_its_token_endpoint(aiohttp_server)
             await kit.authorize()
 
 
-async def test_concurrent_authorizations_sign_in_once(aiohttp_server):
-    """Scenarios run concurrently (--jobs): the first walk signs in, the others wait and reuse its session,
-    so a run costs one password check instead of one per scenario. ``stop_at_login`` never signs in."""
+async def test_each_concurrent_scenario_has_its_own_browser(aiohttp_server):
+    """Concurrent scenarios (--jobs) never share or clobber one interaction session: each scenario (the task
+    the runner runs it in) signs in once in its own browser, its later flows reuse that session, and what one
+    scenario does to its session (a replay that revokes the grant, say) cannot change another's verdict.
+    ``stop_at_login`` never signs in."""
     app = create_as(Flaws())
     logins = []
 
@@ -136,8 +138,12 @@ async def test_concurrent_authorizations_sign_in_once(aiohttp_server):
         kit = await askit.build_kit(as_target(str(server.make_url(""))), session)
         page = await kit.authorize(stop_at_login=True, fresh=True)
         assert not page.redirected and page.walk.stopped.startswith("the login page") and logins == []
-        results = await asyncio.gather(*(kit.authorize(label=f"a{i}") for i in range(6)))
-        assert all(r.code for r in results) and logins == ["POST"]
+        async def scenario(i):
+            return await kit.authorize(label=f"s{i}: first"), await kit.authorize(label=f"s{i}: second")
+        results = await asyncio.gather(*(scenario(i) for i in range(4)))
+        assert all(a.code and b.code for a, b in results)
+        assert logins == ["POST"] * 4                                 # one sign-in per scenario
+        assert all(a.walk.login_post is not None and b.walk.login_post is None for a, b in results)
         calls = []
 
         async def make():
@@ -146,3 +152,61 @@ async def test_concurrent_authorizations_sign_in_once(aiohttp_server):
             return "pages"
         assert await asyncio.gather(kit.shared("k", make), kit.shared("k", make)) == ["pages", "pages"]
         assert calls == [1]
+
+
+# -- grading: what the target did decides the impact ---------------------------------------------------------
+def _obs(status, *, location=None, json=None, request_headers=None, headers=None, sent=None,
+         registered="http://localhost:8080/callback"):
+    from harness.aschecks import AuthzObservation
+    hdrs = dict(headers or {})
+    if location:
+        hdrs["Location"] = location
+    return AuthzObservation("probe", "GET", "http://as/authorize", dict(request_headers or {}), None, status, hdrs, "",
+                            json=json, sent_redirect_uri=sent, registered_redirect_uri=registered)
+
+
+def test_an_error_redirect_to_the_registered_uri_is_allowed_for_an_invalid_redirect_uri():
+    """RFC 6749 §4.1.2.1: the AS "MUST NOT automatically redirect the user-agent to the invalid redirection
+    URI": an error page or an error redirect to the REGISTERED URI passes; a code or an error sent to the
+    invalid URI is a vulnerability."""
+    from harness.aschecks import expect_no_redirect
+    from harness.scenario import impact_of
+    check = expect_no_redirect()
+    attacker = "https://attacker.example/cb"
+    assert check(_obs(400, sent=attacker)) == []
+    assert check(_obs(302, location="http://localhost:8080/callback?error=invalid_request", sent=attacker)) == []
+    for loc in (f"{attacker}?code=abc", f"{attacker}?error=invalid_request"):
+        problems = check(_obs(302, location=loc, sent=attacker))
+        assert [impact_of(p) for p in problems] == ["vulnerability"]
+    problems = check(_obs(302, location="http://localhost:8080/callback?code=abc", sent=attacker))
+    assert [(impact_of(p), p.keyword) for p in problems] == [("deviation", "MUST")]
+
+
+def test_a_401_without_challenge_is_a_deviation_only_when_the_client_used_the_authorization_header():
+    """RFC 6749 §5.2: "If the client attempted to authenticate via the "Authorization" request header field,
+    the authorization server MUST respond with an HTTP 401 (Unauthorized) status code and MUST include the
+    WWW-Authenticate response header field matching the authentication scheme used by the client." A refusal
+    is never a vulnerability; a token issued is."""
+    from harness.aschecks import expect_error
+    from harness.scenario import impact_of
+    check = expect_error((400, 401), "invalid_client")
+    refused = {"error": "invalid_client"}
+    assert check(_obs(401, json=refused)) == []
+    problems = check(_obs(401, json=refused, request_headers={"Authorization": "Basic eDp5"}))
+    assert [(impact_of(p), p.keyword) for p in problems] == [("deviation", "MUST")] and "RFC 6749 §5.2" in problems[0].rule
+    ok = check(_obs(401, json=refused, request_headers={"Authorization": "Basic eDp5"},
+                    headers={"WWW-Authenticate": 'Basic realm="as"'}))
+    assert ok == []
+    assert [impact_of(p) for p in check(_obs(400, json={"error": "invalid_request"}))] == ["deviation"]
+    assert [impact_of(p) for p in check(_obs(200, json={"access_token": "t", "token_type": "Bearer"}))] == [
+        "vulnerability"]
+
+
+def test_no_store_is_required_and_pragma_is_not():
+    """RFC 6749 §5.1: Cache-Control: no-store on responses with tokens (MUST); the Pragma: no-cache of the same
+    sentence is obsolete (RFC 9111 §5.4) and not checked."""
+    from harness.aschecks import expect_no_store
+    from harness.scenario import impact_of
+    assert expect_no_store()(_obs(200, headers={"Cache-Control": "no-store"})) == []
+    problems = expect_no_store()(_obs(200, headers={"Cache-Control": "max-age=60", "Pragma": "no-cache"}))
+    assert [(impact_of(p), p.keyword) for p in problems] == [("deviation", "MUST")]

@@ -1,15 +1,20 @@
-"""The login driver (harness/login.py) against small hand-written login pages: it fills the first form with a
+"""The login driver (harness/login.py, cookies.py, forms.py, sender.py) against small hand-written login pages: it fills the first form with a
 password field, keeps hidden inputs, resolves the action, presses the approve button of a consent form,
 keeps cookies for the authorization server's origin only, and stops at the redirect URI without
 contacting it."""
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from harness.client import new_session
-from harness.login import Credentials, OriginJar, choose_approve, drive, parse_forms
+from harness.cookies import OriginJar
+from harness.forms import choose_approve, parse_forms
+from harness.login import Credentials, drive
+from harness.scenario import Observation
+from harness.sender import fetch, resend_once
 
 CALLBACK = "http://localhost:9/callback"   # port 9 (discard): nothing listens; the driver must not go there
 CREDS = Credentials("johndoe", "s3cret-pw", "login", "pass")
@@ -63,9 +68,9 @@ def login_app(seen: list) -> web.Application:
 
 
 async def test_driver_logs_in_consents_and_stops_at_the_redirect_uri(aiohttp_server):
-    """Issue 4: "fills the first form that has a password field (keeping its hidden inputs, such as a CSRF
+    """The driver fills the first form that has a password field (keeping its hidden inputs, such as a CSRF
     token), submits any consent form that follows, and stops at the redirect_uri (it never needs a server
-    listening there)"."""
+    listening there)."""
     seen: list = []
     server = await aiohttp_server(login_app(seen), host="127.0.0.1")
     start = str(server.make_url("/oauth/authorize?client_id=c"))
@@ -136,3 +141,98 @@ def test_form_parser_and_consent_button_choice():
     forms = parse_forms(LOGIN_PAGE + CONSENT_PAGE)
     assert [f.has_password for f in forms] == [False, True, False]
     assert choose_approve(forms[2]).value == "allow"
+
+
+def test_jar_keeps_cookies_per_path_and_sends_only_matching_ones():
+    """RFC 6265 §5.1.4 and §5.4: a cookie is sent to the paths it path-matches, the longest path first; two
+    interactions' cookies of the same name and different paths do not overwrite each other."""
+    jar = OriginJar("http://127.0.0.1:5000/auth")
+    jar.store("http://127.0.0.1:5000/auth", ["_i=A; Path=/interaction/A", "_i=B; Path=/interaction/B",
+                                              "sid=S; Path=/"])
+    assert jar.header("http://127.0.0.1:5000/interaction/A/login") == "_i=A; sid=S"
+    assert jar.header("http://127.0.0.1:5000/interaction/B") == "_i=B; sid=S"
+    assert jar.header("http://127.0.0.1:5000/interactionX") == "sid=S"
+
+
+def test_cross_site_post_carries_no_lax_or_strict_cookies():
+    """RFC 6265bis §5.4.7 (SameSite): a cross-site request never carries a Strict cookie, and a Lax cookie
+    only on a top-level GET navigation; a cookie without SameSite is sent (the attacker's best case)."""
+    jar = OriginJar("http://127.0.0.1:5000/")
+    jar.store("http://127.0.0.1:5000/", ["lax=1; SameSite=Lax", "strict=2; SameSite=Strict", "plain=3"])
+    assert jar.header("http://127.0.0.1:5000/login", method="POST") == "lax=1; strict=2; plain=3"
+    assert jar.header("http://127.0.0.1:5000/login", cross_site=True, method="POST") == "plain=3"
+    assert jar.header("http://127.0.0.1:5000/login", cross_site=True, method="GET") == "lax=1; plain=3"
+
+
+def interaction_app() -> web.Application:
+    """An AS that, like node oidc-provider, keeps the interaction in one cookie name for every interaction
+    and needs the login POST to come with the interaction's own cookie (no session is kept)."""
+    import secrets as _secrets
+
+    async def authorize(request):
+        uid = _secrets.token_hex(4)
+        resp = web.Response(text=LOGIN_PAGE.replace("tok&amp;123", uid), content_type="text/html")
+        resp.set_cookie("interaction", uid, path="/")
+        return resp
+
+    async def login(request):
+        form = dict(parse_qsl((await request.read()).decode()))
+        await asyncio.sleep(0.02)          # let the concurrent walks interleave
+        if request.cookies.get("interaction") != form.get("csrf"):
+            return web.Response(status=400, text="interaction lost")
+        return web.Response(status=303, headers={"Location": f"{CALLBACK}?code={form['csrf']}"})
+
+    app = web.Application()
+    app.router.add_get("/oauth/authorize", authorize)
+    app.router.add_post("/session/new", login)
+    return app
+
+
+async def test_concurrent_flows_never_clobber_each_others_interaction(aiohttp_server):
+    """One cookie jar per flow: ten flows walking at once each finish their own interaction."""
+    server = await aiohttp_server(interaction_app(), host="127.0.0.1")
+    start = str(server.make_url("/oauth/authorize"))
+    async with new_session() as session:
+        walks = await asyncio.gather(*(drive(session, start, credentials=CREDS, jar=OriginJar(start),
+                                             stop_uris=[CALLBACK]) for _ in range(10)))
+    assert all(w.code for w in walks), [w.final.body for w in walks if not w.code]
+    assert len({w.code for w in walks}) == 10
+
+
+async def test_a_request_that_got_no_answer_is_sent_once_more(aiohttp_server):
+    """A keep-alive connection the server closed is not the target's error: the request that got no answer
+    (the connection dropped before any response) is sent again, once; a timeout or a second drop is what the
+    target did and is reported."""
+    calls = []
+
+    def sender(*errors):
+        async def send():
+            error = errors[len(calls)] if len(calls) < len(errors) else None
+            calls.append(error)
+            obs = Observation("x", "GET", "http://t/", {}, None, None if error else 200, {}, "", error=error)
+            return obs, ""
+        return send
+    obs, _ = await resend_once(sender("ServerDisconnectedError: Server disconnected"))
+    assert obs.status == 200 and len(calls) == 2
+    calls.clear()
+    obs, _ = await resend_once(sender("ServerDisconnectedError: x", "ClientOSError: reset"))
+    assert obs.status is None and len(calls) == 2
+    calls.clear()
+    obs, _ = await resend_once(sender("TimeoutError: "))
+    assert obs.status is None and len(calls) == 1
+
+    seen = []
+
+    async def flaky(request):
+        seen.append(request.path)
+        if len(seen) == 1:
+            request.transport.close()      # drop the connection without an answer
+            await asyncio.sleep(0.01)
+        return web.Response(text="<html><body>ok</body></html>", content_type="text/html")
+    app = web.Application()
+    app.router.add_get("/page", flaky)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    url = str(server.make_url("/page"))
+    async with new_session() as session:
+        obs, _ = await fetch(session, "GET", url, jar=OriginJar(url), label="page")
+    assert obs.status == 200 and len(seen) == 2

@@ -1,4 +1,5 @@
 """Code shared by the test modules (no tests here): settings and live servers, JOSE bits, a local
-RS256 issuer, an in-process oauth-proxy and its browser-like driver, headless Chromium, OpenAPI route lists.
+RS256 issuer, an in-process oauth-proxy and its browser-like driver, headless Chromium, OpenAPI route lists,
+the deliberately vulnerable servers of the self-checks, and harness helpers.
 
 Test modules import from here, never from one another."""

@@ -1,51 +1,13 @@
 """Test helpers for the authorization-server half of the harness: profiles for in-process servers and a
-minimal judge (the runner's contract: needs vs capabilities, ``mutate(kit)``, ``expect`` per observation)."""
+minimal judge (the runner's contract: needs vs capabilities, ``mutate(kit)``, ``expect`` per observation,
+``fail`` for a vulnerability and ``deviation`` for a refusal in the wrong form)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from harness import askit
-from harness.scenario import Scenario
-
-try:
-    from harness.scenario import NotApplicable
-except ImportError:  # pragma: no cover
-    from harness.askit import NotApplicable
-
-try:  # the real profile classes once harness/targets.py has landed
-    from harness.targets import ASProfile, ResourceProfile, Target
-except ImportError:  # pragma: no cover - stand-ins with the same attribute names
-    @dataclass(frozen=True)
-    class ASProfile:  # type: ignore[no-redef]
-        issuer: str
-        client_id: str
-        redirect_uri: str
-        username: str
-        password: str
-        scope: str = ""
-        username_field: str = "username"
-        password_field: str = "password"
-        confidential_client_id: str | None = None
-        confidential_client_secret: str | None = None
-
-    @dataclass(frozen=True)
-    class ResourceProfile:  # type: ignore[no-redef]
-        endpoint: str
-        algorithm: str
-        token_endpoint: str | None = None
-        username: str | None = None
-        password: str | None = None
-        client_id: str | None = None
-        scope: str = ""
-
-    @dataclass(frozen=True)
-    class Target:  # type: ignore[no-redef]
-        name: str
-        kind: str
-        base_url: str
-        resource: object = None
-        authorization_server: object = None
-        source: object = None
+from harness.scenario import NotApplicable, Scenario, impact_of
+from harness.targets import ASProfile, ResourceProfile, Target
 
 
 def as_target(base_url: str, *, name: str = "vulnerable-as", client_id: str = "frontend",
@@ -94,13 +56,26 @@ async def judge(scenarios: list[Scenario], target, session) -> dict[str, Verdict
         except Exception as exc:  # noqa: BLE001 - reported, the test asserts there is none
             out[s.id] = Verdict(s.id, "error", reason=f"{type(exc).__name__}: {exc}")
             continue
-        problems = [f"{o.label}: {p}" for o in observations for p in s.expect(o)]
-        out[s.id] = Verdict(s.id, "fail" if problems else "pass", problems)
+        problems = [p for o in observations for p in s.expect(o)]
+        texts = [f"{o.label}: {p}" for o in observations for p in s.expect(o)]
+        if not problems:
+            out[s.id] = Verdict(s.id, "pass")
+        elif all(str(p).startswith("no response") for p in problems):
+            out[s.id] = Verdict(s.id, "error", texts, reason="no response from the target")
+        else:
+            vulnerable = any(impact_of(p) == "vulnerability" for p in problems)
+            out[s.id] = Verdict(s.id, "fail" if vulnerable else "deviation", texts)
     return out
 
 
 def failing(verdicts: dict[str, Verdict]) -> set[str]:
-    return {v.id for v in verdicts.values() if v.verdict == "fail"}
+    """Scenarios with a finding (a vulnerability or a deviation)."""
+    return {v.id for v in verdicts.values() if v.verdict in ("fail", "deviation")}
+
+
+def findings(verdicts: dict[str, Verdict]) -> dict[str, str]:
+    """id -> "fail" (a vulnerability) or "deviation", for the scenarios with a finding."""
+    return {v.id: v.verdict for v in verdicts.values() if v.verdict in ("fail", "deviation")}
 
 
 def errors(verdicts: dict[str, Verdict]) -> dict[str, str]:
