@@ -85,7 +85,7 @@ async def discover(session, issuer: str, out: Printer) -> dict:
 
 def login_form(html: str):
     """The first form with a password field (the harness's HTML form parser), or None."""
-    from harness.login import parse_forms
+    from harness.forms import parse_forms
 
     return next((f for f in parse_forms(html) if f.has_password), None)
 

@@ -36,7 +36,7 @@ class ProfileInitError(Exception):
 async def discover(issuer: str, client_id: str | None, redirect_uri: str | None, resource: str | None,
                    timeout: float = 10.0) -> dict[str, Any]:
     """What the target shows about itself, as plain data for ``render``."""
-    from harness import askit, client, login
+    from harness import askit, client, forms, sender
     found: dict[str, Any] = {"issuer": issuer, "notes": []}
     async with client.new_session(timeout) as session:
         try:
@@ -54,7 +54,7 @@ async def discover(issuer: str, client_id: str | None, redirect_uri: str | None,
                 found["notes"].append(f"jwks_uri {jwks_uri} answered {j.status or j.error}")
         if client_id and redirect_uri:
             found["login_fields"] = await _login_fields(session, meta["authorization_endpoint"], client_id,
-                                                        redirect_uri, askit, login)
+                                                        redirect_uri, askit, forms, sender)
         if resource:
             r = await client.send(session, "GET", resource, label="resource without a token")
             if r.status is None:
@@ -64,7 +64,8 @@ async def discover(issuer: str, client_id: str | None, redirect_uri: str | None,
     return found
 
 
-async def _login_fields(session, endpoint: str, client_id: str, redirect_uri: str, askit, login) -> dict | None:
+async def _login_fields(session, endpoint: str, client_id: str, redirect_uri: str, askit, forms,
+                       sender) -> dict | None:
     """The names of the username and password inputs of the login form the authorization request shows."""
     query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
                        "state": "profile-init", "code_challenge": askit.s256(askit.new_verifier()),
@@ -72,10 +73,10 @@ async def _login_fields(session, endpoint: str, client_id: str, redirect_uri: st
     try:  # its own session: the login page may need the cookies the authorization endpoint sets
         async with aiohttp.ClientSession(timeout=session.timeout, cookie_jar=aiohttp.CookieJar(unsafe=True)) as s, \
                 s.get(f"{endpoint}{'&' if '?' in endpoint else '?'}{query}", allow_redirects=True) as resp:
-            page = (await resp.content.read(login.PAGE_LIMIT)).decode("utf-8", "replace")
+            page = (await resp.content.read(sender.PAGE_LIMIT)).decode("utf-8", "replace")
     except Exception:  # noqa: BLE001 - no login form found is reported as a TODO, not a crash
         return None
-    for form in login.parse_forms(page):
+    for form in forms.parse_forms(page):
         if form.has_password:
             password = next(f.name for f in form.fields if f.type == "password")
             user = next((f.name for f in form.fields if f.tag == "input" and f.type in ("text", "email")), None)

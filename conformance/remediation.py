@@ -292,8 +292,6 @@ IMPACTS: dict[str, str] = {
     "tok-code-garbage": "Malformed codes crash the token endpoint or get unclear answers.",
     "tok-client-auth-missing": "Anyone can act as a confidential client without its secret.",
     "tok-client-auth-bad-basic": "Clients cannot tell a wrong secret from another error (RFC 6749 §5.2).",
-    "tok-client-auth-two-methods": "Ambiguous client authentication lets one credential stand for another.",
-    "tok-client-id-mismatch": "A client authenticates as itself and acts for another client_id.",
     "tok-grant-unsupported": "Clients cannot tell an unsupported grant from a malformed request.",
     "tok-grant-unauthorized": "Clients use grants they were never registered for.",
     "tok-cc-public-client": "A public client (no secret) obtains client_credentials tokens.",

@@ -11,7 +11,7 @@ an ``ASKit`` whose helpers drive one flow with one step changed:
   ``client_credentials``, ``password_grant``; ``tokens()`` and ``refresh_token()`` run a whole valid flow.
 
 For resource-server profiles with a ``token_endpoint`` (password servers) the kit has only the token
-endpoint and the password grant. ``capabilities(target)`` (``harness.ascaps``) tells the runner what a
+endpoint and the password grant. ``capabilities(target)`` (``harness.capabilities``) tells the runner what a
 profile allows. Everything goes over HTTP; nothing here imports a server.
 """
 from __future__ import annotations
@@ -26,7 +26,8 @@ from urllib.parse import urlencode
 import aiohttp
 
 from .asobs import AuthzObservation
-from .ascaps import NEED_REASONS, capabilities
+from .capabilities import NEED_REASONS
+from .capabilities import profile_capabilities as capabilities
 from .asmeta import Unreachable, discover, metadata_urls
 from .astoken import AUTO, SetupFailed, TokenClient, basic_auth, require_tokens
 from .login import CSRF_NAME, Credentials, LoginResult, OriginJar, drive, origin

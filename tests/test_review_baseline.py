@@ -13,7 +13,7 @@ from harness import baseline
 from harness.runner import Result, RunReport, TargetInfo
 
 from .conftest import ROOT
-from .review_support import RSFlaws, flawed_rs
+from .support.review import RSFlaws, flawed_rs
 from .support.scenarios import scenario
 
 

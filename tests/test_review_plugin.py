@@ -10,7 +10,7 @@ import tomllib
 from cli.conformance import TEMPLATES, _replace_urls
 
 from .conftest import ROOT, live_server
-from .review_support import RSFlaws, flawed_rs, toml_profile
+from .support.review import RSFlaws, flawed_rs, toml_profile
 
 pytest_plugins = ("pytester",)
 

@@ -19,7 +19,7 @@ from cli.processes import stop
 from harness import askit
 
 from .conftest import ROOT, free_port, live_server, wait_http
-from .review_support import RSFlaws, flawed_rs
+from .support.review import RSFlaws, flawed_rs
 
 
 def run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -120,20 +120,21 @@ def test_check_names_the_bad_field(tmp_path):
     assert proc.stderr == f"error: {path}: resource.endpoint: must be a path starting with '/' or an absolute URL, got 'users/me'\n"
 
 
-OIDC_PROVIDER = ROOT / "tests" / "oidc_provider"
+NODE_AS = ROOT / "tests" / "calibration" / "node_as"
 
 
 @contextlib.contextmanager
 def oidc_provider(tmp_path):
-    """node oidc-provider (tests/oidc_provider/server.js) on a free port; yields its issuer."""
-    if not (OIDC_PROVIDER / "node_modules" / "oidc-provider").is_dir():
-        message = "tests/oidc_provider has no node_modules: run .ci/install-review.sh"
+    """node oidc-provider 8.8.1, the calibration server (tests/calibration/node_as/server.mjs), on a free
+    port; yields its issuer."""
+    if not (NODE_AS / "node_modules" / "oidc-provider").is_dir():
+        message = "tests/calibration/node_as has no node_modules: run .ci/install-node-as.sh"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     port = free_port()
     with open(tmp_path / "oidc-provider.log", "w") as log:
-        proc = subprocess.Popen(["node", "server.js", str(port)], cwd=OIDC_PROVIDER, stdout=log,
+        proc = subprocess.Popen(["node", "server.mjs", str(port)], cwd=NODE_AS, stdout=log,
                                 stderr=subprocess.STDOUT)
         try:
             wait_http(f"http://127.0.0.1:{port}/.well-known/openid-configuration", proc)
@@ -144,10 +145,10 @@ def oidc_provider(tmp_path):
 
 def test_profile_from_node_oidc_provider_runs_with_no_error_once_filled(tmp_path):
     """Against another implementation: init reads oidc-provider's metadata and its login form (input
-    "login"); with the TODOs filled (any test user, the scopes "me items") the run has zero errors."""
+    "login"); with the TODOs filled (its test user, its scopes) the run at the default --jobs has zero errors."""
     profile = tmp_path / "oidc.toml"
     with oidc_provider(tmp_path) as issuer:
-        init = run("profile", "init", "--issuer", issuer, "--client-id", "spa", "--redirect-uri",
+        init = run("profile", "init", "--issuer", issuer, "--client-id", "public-app", "--redirect-uri",
                    "http://localhost:8080/callback", "--output", str(profile))
         assert init.returncode == 0, init.stderr
         text = profile.read_text()
@@ -156,13 +157,12 @@ def test_profile_from_node_oidc_provider_runs_with_no_error_once_filled(tmp_path
         with flawed_rs(tmp_path, RSFlaws()) as (api, _):
             probed = run("profile", "init", "--issuer", issuer, "--resource", f"{api}/users/me")
         # its JWK Set is served as application/jwk-set+json
-        assert 'algorithm = "RS256"  # the JWKS holds: keystore-CHANGE-ME (RSA/RS256)' in probed.stdout
-        fill(profile, username="alice", password="any-password")
-        profile.write_text(re.sub(r"^scope = .*$", 'scope = "me items"', profile.read_text(), flags=re.MULTILINE))
+        assert re.search(r'^algorithm = "RS256"  # the JWKS holds: \S+ \(RSA/RS256\)', probed.stdout, re.MULTILINE)
+        fill(profile, username="alice", password="wonderland-2026")
+        profile.write_text(re.sub(r"^scope = .*$", 'scope = "openid offline_access api:read"', profile.read_text(),
+                                  flags=re.MULTILINE))
         assert run("profile", "check", str(profile)).returncode == 0
-        # One scenario at a time: the authorization-server kit's flows share one browser session (one
-        # cookie jar), and run concurrently they collide in oidc-provider's interactions (errors at --jobs 8).
-        review = run("conformance", "--target", str(profile), "--format", "json", "--jobs", "1")
+        review = run("conformance", "--target", str(profile), "--format", "json")
     report = json.loads(review.stdout)
     assert report["targets"][0]["status"] == "ok"
     assert report["summary"]["error"] == 0, [(r["id"], r["reason"]) for r in report["results"] if r["verdict"] == "error"]

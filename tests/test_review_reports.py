@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from .conftest import ROOT
-from .review_support import Flaws, RSFlaws, flawed_as, flawed_rs
+from .support.review import Flaws, RSFlaws, flawed_as, flawed_rs
 
 FLAWED = {"sig-alg-none", "sig-alg-none-keep-sig"}
 
@@ -55,10 +55,12 @@ def test_markdown_and_html_open_with_the_findings(alg_none_run):
     assert md.index("## Findings") < md.index("## Checklist") < md.index("## Sign-off")
     findings = md[md.index("## Findings"):md.index("## Checklist")]
     assert findings.count("- **Impact:**") == 2 and findings.count("- **Fix:**") == 2
-    assert findings.count("- **Reproduce:**") == 2 and "```sh" in findings and "HTTP 200" in findings
+    # one reproduction per probe that got through: sig-alg-none's two alg=none headers (T0's and the published
+    # exploit's {"alg":"none","typ":"JWT"}) and sig-alg-none-keep-sig's one
+    assert findings.count("- **Reproduce:**") == 3 and "```sh" in findings and "HTTP 200" in findings
     assert "- [ ] **sig-alg-none** — **FAIL (critical)**" in md and "[finding 1](#f1)" in md
     assert page.index("<h2>Findings</h2>") < page.index("<h2>Checklist</h2>")
-    assert page.count("<dt>Impact</dt>") == 2 and page.count("<dt>Reproduce</dt>") == 2
+    assert page.count("<dt>Impact</dt>") == 2 and page.count("<dt>Reproduce</dt>") == 3
 
 
 def test_machine_formats_carry_the_findings_and_no_full_token(alg_none_run):

@@ -13,7 +13,7 @@ from conformance.remediation import REMEDIATION
 from harness import baseline, runner, sarif
 from harness.targets import load_profile
 
-from .review_support import RSFlaws, flawed_rs
+from .support.review import RSFlaws, flawed_rs
 
 SIG = [s for s in CATALOG if s.family == "sig"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .support.vulnerable_rs import RSFlaws, create_rs, profile
+from .vulnerable_rs import RSFlaws, create_rs, profile
 from .vulnerable_as import M2M_SECRET, REDIRECT, Flaws, create_as
 
 from cli.processes import free_port
