@@ -187,7 +187,7 @@ def test_every_rs_expectation_names_its_rfc_sentence_and_keyword(scenario):
 def test_published_hmac_secrets_are_in_the_weak_key_list():
     """RFC 8725 §3.5: human-memorizable passwords MUST NOT be the HMAC key; apps copy published secrets verbatim
     (FastAPI's tutorial, jwt.io's default, library READMEs), so sig-hs-weak-key tries them all."""
-    from conformance.sig import PUBLISHED_SECRETS, WEAK_SECRETS
+    from conformance.weak_secrets import PUBLISHED_SECRETS, WEAK_SECRETS
     for published in ("09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7", "your-256-bit-secret",
                       "super-secret", "shhhhh", "example_key"):
         assert published in PUBLISHED_SECRETS and published in WEAK_SECRETS
