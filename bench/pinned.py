@@ -1,0 +1,154 @@
+"""The pieces of a paired benchmark run: servers pinned to one CPU, the peers installed from the registries
+when missing, and the bare RSA-2048 signing rate of the server CPU.
+
+- ``Pinned``: every server (ours and the peers) runs as ``taskset -c SERVER_CPU <command>``, so it has one
+  core and never more; the load generator runs on the other core (``run_wrk(..., cpu=LOAD_CPU)``).
+- ``ensure_python_peer`` installs the ``[bench]`` extra's packages (FastAPI, uvicorn) with pip when they
+  are missing; ``ensure_node_peers`` runs ``npm ci`` in bench/peers/node (committed lockfile).
+- ``sign_rate`` is the physical limit of a token endpoint: RS256 signatures per second of a bare
+  ``cryptography`` loop pinned to the server CPU.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+from cli.processes import ROOT, free_port, serve_command, stop, wait_http
+
+SERVER_CPU, LOAD_CPU = 0, 1
+NODE_DIR = ROOT / "bench" / "peers" / "node"
+
+
+class SetupError(Exception):
+    """The machine cannot run the paired benchmark (a tool or a peer is missing)."""
+
+
+def check_machine() -> None:
+    """Two CPUs, taskset and wrk: the measurement is meaningless without them."""
+    if len(os.sched_getaffinity(0)) < 2:
+        raise SetupError("the paired benchmark needs two CPUs (one for the servers, one for the load)")
+    for tool, package in (("taskset", "util-linux"), ("wrk", "wrk")):
+        if shutil.which(tool) is None:
+            raise SetupError(f"{tool} is not installed (apt-get install {package})")
+
+
+def pinned(cmd: list[str], cpu: int = SERVER_CPU) -> list[str]:
+    return ["taskset", "-c", str(cpu), *cmd]
+
+
+@contextlib.contextmanager
+def run_pinned(name: str, cmd: list[str], health_url: str, workdir: Path, *, cwd: Path = ROOT,
+               env: dict | None = None) -> Iterator[subprocess.Popen]:
+    """Start ``cmd`` pinned to the server CPU, wait until ``health_url`` answers; stop it at the end."""
+    log_path = Path(workdir) / f"{name}.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(pinned(cmd), cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
+        try:
+            try:
+                wait_http(health_url, proc, timeout=60)
+            except RuntimeError as exc:
+                log.flush()
+                raise SetupError(f"{name}: {exc}: {log_path.read_text()[-600:]}") from None
+            yield proc
+        finally:
+            stop(proc)
+
+
+@contextlib.contextmanager
+def our_server(name: str, workdir: Path, *extra: str, env: dict | None = None) -> Iterator[str]:
+    """``run.py serve NAME`` pinned to the server CPU, logging warnings only; yields its base URL."""
+    port = free_port()
+    directory = Path(workdir) / name
+    directory.mkdir(parents=True, exist_ok=True)
+    base = f"http://127.0.0.1:{port}"
+    cmd = serve_command(name, port, directory, *extra, log_level="warning")
+    with run_pinned(name, cmd, base + "/health", workdir, env=env):
+        yield base
+
+
+def bench_extra() -> list[str]:
+    """The requirements of pyproject's ``[bench]`` extra."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return list(data["project"]["optional-dependencies"]["bench"])
+
+
+def ensure_python_peer() -> None:
+    """FastAPI and uvicorn for the tutorial app: installed from PyPI (the ``[bench]`` extra) if missing."""
+    try:
+        import fastapi  # noqa: F401
+        import multipart  # noqa: F401
+        import uvicorn  # noqa: F401
+        return
+    except ImportError:
+        pass
+    print("installing the [bench] extra (FastAPI, uvicorn) ...", file=sys.stderr, flush=True)
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *bench_extra()],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SetupError(f"pip could not install the [bench] extra: {done.stderr.strip()[-400:]}")
+
+
+def ensure_node_peers() -> None:
+    """node >= 20 and the locked oidc-provider + jose in bench/peers/node (``npm ci`` when missing)."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        raise SetupError("node (>= 20) and npm are needed for the node peers (apt-get install nodejs npm)")
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    if not version.startswith("v") or int(version[1:].split(".")[0]) < 20:
+        raise SetupError(f"node {version} is too old: the peers need node >= 20")
+    installed = NODE_DIR / "node_modules" / ".package-lock.json"
+    lock = NODE_DIR / "package-lock.json"
+    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    print("installing the node peers (npm ci in bench/peers/node) ...", file=sys.stderr, flush=True)
+    done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SetupError(f"npm ci failed in {NODE_DIR}: {done.stderr.strip()[-400:]}")
+
+
+SIGN_LOOP = """
+import sys, time
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+msg = b"eyJhbGciOiJSUzI1NiIsImtpZCI6Ii4uLiIsInR5cCI6ImF0K2p3dCJ9." + b"A" * 360  # an access token's size
+pad, h = padding.PKCS1v15(), hashes.SHA256()
+seconds, n = float(sys.argv[1]), 0
+start = time.perf_counter()
+while time.perf_counter() - start < seconds:
+    for _ in range(20):
+        key.sign(msg, pad, h)
+    n += 20
+print(n / (time.perf_counter() - start))
+"""
+
+
+def sign_rate(seconds: float) -> float:
+    """RS256 (RSA-2048 PKCS#1 v1.5, SHA-256) signatures per second, one thread pinned to the server CPU."""
+    done = subprocess.run(pinned([sys.executable, "-c", SIGN_LOOP, str(seconds)]), capture_output=True,
+                          text=True, timeout=seconds + 60)
+    if done.returncode != 0:
+        raise SetupError(f"the signing loop failed: {done.stderr.strip()[-300:]}")
+    return float(done.stdout.strip())
+
+
+def node_command(script: str, *args: str) -> list[str]:
+    return ["node", str(NODE_DIR / script), *args]
+
+
+def json_post(url: str, body: str, headers: dict) -> dict:
+    import urllib.request
+    req = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
