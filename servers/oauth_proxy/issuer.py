@@ -27,6 +27,7 @@ import asyncio
 import functools
 import hashlib
 import logging
+import os
 import secrets
 import time
 from typing import Any
@@ -34,13 +35,21 @@ from typing import Any
 from servers.common.errors import InvalidGrant, InvalidScope
 from servers.common.jwks import KeyRing
 from servers.common.store import Store
-from servers.common.tokens import TokenPolicy, TokenVerifier, issue_token, standard_claims
+from servers.common.tokens import RS256Signer, TokenPolicy, TokenVerifier, standard_claims
 
 log = logging.getLogger("oauthlab.oauth_proxy")
 
 FAMILY_TTL = 24 * 3600     # absolute lifetime of a refresh token family
 CODE_TTL = 60              # authorization codes (RFC 6749 §4.1.2: short; FAPI: 60 s)
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, e.g. ``taskset -c 0``), else the CPU count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
 
 def digest(value: str) -> str:
@@ -56,15 +65,21 @@ class TokenService:
         self.access_ttl = access_ttl
         self.leeway = min(leeway, 30)
         self._verifiers: dict[str, TokenVerifier] = {}
+        self._signer: tuple[Any, RS256Signer | None] = (None, None)  # (the KeySet it was made for, signer)
+        # An RSA-2048 signature costs ~0.4 ms and `cryptography` releases the GIL while it runs: with a
+        # second CPU at hand, signing in the executor lets it sign while this thread serves HTTP. On one
+        # CPU the hand-off (thread wake-up, GIL transfer, loop wake-up) is pure cost: sign inline.
+        self.sign_in_executor = usable_cpus() > 1
 
     # -- access tokens --------------------------------------------------------------------------------
     def sign(self, *, sub: str, aud: str, client_id: str, scope: str, gty: str) -> tuple[str, dict]:
         keys = self.keyring.refresh()
+        if self._signer[0] is not keys:  # a new key set (rotation, activation): a new signer
+            self._signer = (keys, RS256Signer(keys.signing_key, keys.signing_kid))
         claims = standard_claims(issuer=self.issuer, audience=aud, subject=sub, ttl=self.access_ttl,
                                  azp=client_id, gty=gty, client_id=client_id)
         claims["scope"] = scope
-        token = issue_token(claims, keys.signing_key, "RS256", {"typ": "at+jwt", "kid": keys.signing_kid})
-        return token, claims
+        return self._signer[1].sign(claims), claims
 
     def verifier(self, audience: str) -> TokenVerifier:
         """A verifier of our own access tokens for one audience (introspection, revocation)."""
@@ -91,12 +106,12 @@ class TokenService:
         """A token response body (RFC 6749 §5.1). With ``family``: the access token is recorded in it,
         and with ``refresh`` a new refresh token of the family is issued."""
         scope_str = " ".join(scope)
-        # RSA-2048 signing costs ~1 ms and `cryptography` releases the GIL while it runs: signing in the
-        # executor keeps the event loop serving other requests meanwhile (as bcrypt does), and lets a
-        # second core sign while this one handles HTTP.
-        loop = asyncio.get_running_loop()
-        token, claims = await loop.run_in_executor(
-            None, functools.partial(self.sign, sub=sub, aud=aud, client_id=client_id, scope=scope_str, gty=gty))
+        if self.sign_in_executor:
+            token, claims = await asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(self.sign, sub=sub, aud=aud, client_id=client_id, scope=scope_str,
+                                        gty=gty))
+        else:
+            token, claims = self.sign(sub=sub, aud=aud, client_id=client_id, scope=scope_str, gty=gty)
         body: dict[str, Any] = {"access_token": token, "token_type": "Bearer",
                                 "expires_in": self.access_ttl, "scope": scope_str}
         if family is not None:
