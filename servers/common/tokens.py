@@ -213,7 +213,11 @@ class RS256Signer:
         self._prefix = b64url(header.encode()) + b"."
 
     def sign(self, claims: dict[str, Any]) -> str:
-        signing_input = self._prefix + b64url(json.dumps(claims, separators=(",", ":")).encode())
+        return self.sign_payload(json.dumps(claims, separators=(",", ":")).encode())
+
+    def sign_payload(self, payload: bytes) -> str:
+        """Sign an already serialised claims object (UTF-8 JSON text)."""
+        signing_input = self._prefix + b64url(payload)
         signature = self.key.sign(signing_input, self._PADDING, self._HASH)
         return (signing_input + b"." + b64url(signature)).decode("ascii")
 
