@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import secrets
 import statistics
@@ -30,7 +31,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import pinned  # noqa: E402
-from bench.loadgen import ROOT, free_port, m2m_basic, password_token, run_wrk  # noqa: E402
+from bench.loadgen import ROOT, free_port, m2m_basic, password_token, process_cpu, run_wrk  # noqa: E402
 
 AUDIENCE = "http://127.0.0.1:9000"  # the resource both resource servers are, and the proxy's default
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -68,27 +69,32 @@ LABELS = {"backend2": "backend2 GET /users/me", "fastapi": "FastAPI tutorial GET
 
 @dataclass
 class Sample:
-    rate: float
+    rate: float  # requests (or signatures) per second
+    cpu_us: float  # the server's own CPU time (user + system) per request, microseconds
     errors: int
 
 
 Target = Callable[[float], Sample]
 
 
-def get_target(url: str, headers: dict | None = None) -> Target:
+def wrk_target(proc, url: str, headers: dict, connections: int, **post) -> Target:
+    """Load ``url`` with wrk on the load CPU; the server's CPU time is read around the run."""
     def run(seconds: float) -> Sample:
-        r = run_wrk(url, headers or {}, seconds, GET_CONNECTIONS, cpu=pinned.LOAD_CPU)
-        return Sample(r.rps, r.errors)
+        before = process_cpu(proc.pid)
+        r = run_wrk(url, headers, seconds, connections, cpu=pinned.LOAD_CPU, **post)
+        after = process_cpu(proc.pid)
+        cpu_us = (after - before) / r.requests * 1e6 if r.requests and None not in (before, after) else math.nan
+        return Sample(r.rps, cpu_us, r.errors)
     return run
 
 
-def token_target(url: str, authorization: str) -> Target:
-    headers = {"Authorization": authorization, **FORM}
+def get_target(proc, url: str, headers: dict | None = None) -> Target:
+    return wrk_target(proc, url, headers or {}, GET_CONNECTIONS)
 
-    def run(seconds: float) -> Sample:
-        r = run_wrk(url, headers, seconds, POST_CONNECTIONS, method="POST", data=CC_BODY, cpu=pinned.LOAD_CPU)
-        return Sample(r.rps, r.errors)
-    return run
+
+def token_target(proc, url: str, authorization: str) -> Target:
+    return wrk_target(proc, url, {"Authorization": authorization, **FORM}, POST_CONNECTIONS, method="POST",
+                      data=CC_BODY)
 
 
 def check_ok(url: str, headers: dict) -> None:
@@ -103,54 +109,54 @@ def start_targets(stack: contextlib.ExitStack, needed: set[str], workdir: Path, 
     targets: dict[str, Target] = {}
     quick = {**env, "OAUTHLAB_BCRYPT_ROUNDS": "4"}  # only the token fetch at set-up logs in
     if "backend2" in needed:
-        base = stack.enter_context(pinned.our_server("backend2", workdir, env=quick))
+        base, proc = stack.enter_context(pinned.our_server("backend2", workdir, env=quick))
         auth = {"Authorization": f"Bearer {password_token(base)}"}
         check_ok(base + "/users/me", auth)
-        targets["backend2"] = get_target(base + "/users/me", auth)
+        targets["backend2"] = get_target(proc, base + "/users/me", auth)
     if "fastapi" in needed:
         pinned.ensure_python_peer()
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         cmd = [sys.executable, str(ROOT / "bench" / "peers" / "fastapi_tutorial.py"), str(port),
                secrets.token_hex(32)]
-        stack.enter_context(pinned.run_pinned("fastapi", cmd, base + "/health", workdir))
+        proc = stack.enter_context(pinned.run_pinned("fastapi", cmd, base + "/health", workdir))
         token = pinned.json_post(base + "/token", "username=johndoe&password=secret", FORM)["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         check_ok(base + "/users/me/", auth)
-        targets["fastapi"] = get_target(base + "/users/me/", auth)
+        targets["fastapi"] = get_target(proc, base + "/users/me/", auth)
     if needed & {"backend4-me", "backend4-health", "jose", "proxy-token"}:
-        proxy = stack.enter_context(pinned.our_server("oauth-proxy", workdir, env=quick))
+        proxy, proc = stack.enter_context(pinned.our_server("oauth-proxy", workdir, env=quick))
         basic = m2m_basic(workdir / "oauth-proxy" / "keys")
         token = pinned.json_post(proxy + "/token", CC_BODY, {"Authorization": basic, **FORM})["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
-        targets["proxy-token"] = token_target(proxy + "/token", basic)
+        targets["proxy-token"] = token_target(proc, proxy + "/token", basic)
         if needed & {"backend4-me", "backend4-health"}:
-            api = stack.enter_context(pinned.our_server("backend4", workdir, "--upstream-issuer", proxy,
-                                                        "--audience", AUDIENCE, env=env))
+            api, proc = stack.enter_context(pinned.our_server("backend4", workdir, "--upstream-issuer", proxy,
+                                                              "--audience", AUDIENCE, env=env))
             check_ok(api + "/users/me", auth)
-            targets["backend4-me"] = get_target(api + "/users/me", auth)
-            targets["backend4-health"] = get_target(api + "/health")
+            targets["backend4-me"] = get_target(proc, api + "/users/me", auth)
+            targets["backend4-health"] = get_target(proc, api + "/health")
         if "jose" in needed:
             pinned.ensure_node_peers()
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             cmd = pinned.node_command("jose_rs.mjs", str(port), proxy, proxy + "/.well-known/jwks.json", AUDIENCE)
-            stack.enter_context(pinned.run_pinned("jose", cmd, base + "/health", workdir))
+            proc = stack.enter_context(pinned.run_pinned("jose", cmd, base + "/health", workdir))
             check_ok(base + "/users/me", auth)
-            targets["jose"] = get_target(base + "/users/me", auth)
+            targets["jose"] = get_target(proc, base + "/users/me", auth)
     if "oidc-token" in needed:
         pinned.ensure_node_peers()
         port, secret = free_port(), secrets.token_urlsafe(32)
         base = f"http://127.0.0.1:{port}"
         cmd = pinned.node_command("oidc_provider.mjs", str(port), secret, AUDIENCE)
-        stack.enter_context(pinned.run_pinned("oidc-provider", cmd, base + "/.well-known/openid-configuration",
-                                              workdir))
+        proc = stack.enter_context(pinned.run_pinned("oidc-provider", cmd,
+                                                     base + "/.well-known/openid-configuration", workdir))
         import base64
         basic = "Basic " + base64.b64encode(f"m2m:{secret}".encode()).decode()
         pinned.json_post(base + "/token", CC_BODY, {"Authorization": basic, **FORM})
-        targets["oidc-token"] = token_target(base + "/token", basic)
+        targets["oidc-token"] = token_target(proc, base + "/token", basic)
     if "rsa-sign" in needed:
-        targets["rsa-sign"] = lambda seconds: Sample(pinned.sign_rate(seconds), 0)
+        targets["rsa-sign"] = lambda seconds: Sample(*pinned.sign_rate(seconds), 0)
     return targets
 
 
@@ -173,25 +179,31 @@ def summarise(rows: list[Row], samples: dict[str, list[Sample]]) -> list[dict]:
     out = []
     for row in rows:
         ours, theirs = samples[row.ours], samples[row.theirs]
-        ratios = [a.rate / b.rate if b.rate else float("nan") for a, b in zip(ours, theirs)]
+        ratios = [a.rate / b.rate if b.rate else math.nan for a, b in zip(ours, theirs)]
+        cpu_ratios = [b.cpu_us / a.cpu_us if a.cpu_us else math.nan for a, b in zip(ours, theirs)]
         median = statistics.median(ratios)
         errors = sum(s.errors for s in ours + theirs)
         out.append({"id": row.id, "measure": row.measure, "goal": row.goal, "median": median,
                     "min": min(ratios), "max": max(ratios), "ratios": ratios,
-                    "ours": {"target": LABELS[row.ours], "median_rate": statistics.median(s.rate for s in ours)},
-                    "peer": {"target": LABELS[row.theirs],
-                             "median_rate": statistics.median(s.rate for s in theirs)},
+                    "cpu_median": statistics.median(cpu_ratios), "cpu_ratios": cpu_ratios,
+                    "ours": {"target": LABELS[row.ours], "median_rate": statistics.median(s.rate for s in ours),
+                             "median_cpu_us": statistics.median(s.cpu_us for s in ours)},
+                    "peer": {"target": LABELS[row.theirs], "median_rate": statistics.median(s.rate for s in theirs),
+                             "median_cpu_us": statistics.median(s.cpu_us for s in theirs)},
                     "errors": errors, "met": median >= row.goal and errors == 0})
     return out
 
 
 def table(results: list[dict], rounds: int, duration: float) -> str:
-    lines = [f"{'measure':<72} {'goal':>7} {'median':>7} {'spread':>13} {'ours/s':>9} {'peer/s':>9}  met"]
+    lines = [f"{'measure':<72} {'goal':>7} {'median':>7} {'spread':>13} {'ours/s':>7} {'peer/s':>7} "
+             f"{'cpu':>6}  met"]
     for r in results:
         lines.append(f"{r['measure']:<72} {'>= ' + format(r['goal'], '.2f'):>7} {r['median']:>6.2f}x "
-                     f"{r['min']:>6.2f}-{r['max']:<6.2f} {r['ours']['median_rate']:>9.0f} "
-                     f"{r['peer']['median_rate']:>9.0f}  {'yes' if r['met'] else 'NO'}"
+                     f"{r['min']:>6.2f}-{r['max']:<6.2f} {r['ours']['median_rate']:>7.0f} "
+                     f"{r['peer']['median_rate']:>7.0f} {r['cpu_median']:>5.2f}x  {'yes' if r['met'] else 'NO'}"
                      + (f"  ({r['errors']} failed requests)" if r["errors"] else ""))
+    lines.append("median, spread: ratio of requests/s (ours : peer) per round; cpu: the same ratio counted in "
+                 "each server's own CPU time per request (peer : ours), which neighbours disturb less")
     lines.append(f"{rounds} interleaved rounds of {duration:g} s; servers on CPU {pinned.SERVER_CPU}, wrk on "
                  f"CPU {pinned.LOAD_CPU}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     return "\n".join(lines)
