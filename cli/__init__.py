@@ -72,14 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
             module = importlib.import_module(f"cli.{name}")
         except ModuleNotFoundError as exc:
             if exc.name == f"cli.{name}":
-                continue  # command not built yet
+                continue  # a command whose module is not installed
             raise
         module.register(sub)
     return parser
 
 
 def normalise_argv(argv: list[str]) -> list[str]:
-    """Accept the seed project's form ``run.py -v backend`` (and ``run.py backend``) as ``serve``."""
+    """Accept the FastAPI tutorial's form ``run.py -v backend`` (and ``run.py backend``) as ``serve``."""
     if argv and argv[0] in ("-v", "--verbose") and len(argv) > 1 and argv[1] in SERVER_NAMES:
         return ["serve", argv[1], "--log-level", "debug", *argv[2:]]
     if argv and argv[0] in SERVER_NAMES:

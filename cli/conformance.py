@@ -193,13 +193,42 @@ def list_catalog(catalog, not_applicable, stream=sys.stdout) -> None:
     stream.write(f"\n{len(catalog)} scenarios, {len(not_applicable)} rows not applicable\n")
 
 
+def catalog_markdown(catalog, not_applicable) -> str:
+    """The catalog as a Markdown page (docs/catalog.md is this output): one table per family, in catalog
+    order, then the rows not run with their reasons."""
+    def cell(text: str) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["# The attack catalog", "",
+             "Generated from the code by `python run.py conformance --list --format markdown`; do not edit by hand.",
+             "", f"{len(catalog)} scenarios, {len(not_applicable)} rows not applicable.", ""]
+    families: dict[str, list] = {}
+    for s in catalog:
+        families.setdefault(s.family, []).append(s)
+    for family, scenarios in families.items():
+        lines += [f"## {family} ({len(scenarios)})", "", "| id | applies to | severity | refs | what it checks |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| `{s.id}` | {s.applies_to} | {s.severity} | {cell(', '.join(s.refs))} | {cell(s.summary)} |"
+                  for s in scenarios]
+        lines.append("")
+    if not_applicable:
+        lines += ["## Not run, and why", "", "| row | reason |", "|---|---|"]
+        lines += [f"| `{k}` | {cell(v)} |" for k, v in sorted(not_applicable.items())]
+        lines.append("")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     from conformance import CATALOG, NOT_APPLICABLE
     from harness import reporters, runner
     from harness.targets import load_profile
 
     if args.list:
-        list_catalog(runner.select(CATALOG, args.only, args.skip, args.severity), NOT_APPLICABLE)
+        listed = runner.select(CATALOG, args.only, args.skip, args.severity)
+        if (args.format or ["text"]) == ["markdown"]:
+            sys.stdout.write(catalog_markdown(listed, NOT_APPLICABLE))
+        else:
+            list_catalog(listed, NOT_APPLICABLE)
         return 0
     bad = runner.unknown_selectors(CATALOG, args.only + args.skip)
     if bad:
@@ -265,7 +294,7 @@ def register(sub) -> None:
                    help="exit 1 when a finding of at least this severity is found: critical|high|medium|low|info|never "
                         "(default low: every vulnerability and every deviation from a MUST; deviations from a SHOULD "
                         "are info). Errors always exit 1")
-    p.add_argument("--list", action="store_true", help="print the catalog (ids, refs, summaries) and exit")
+    p.add_argument("--list", action="store_true", help="print the catalog (ids, refs, summaries) and exit; with --format markdown as a Markdown page")
     p.add_argument("--jobs", type=int, default=8, metavar="N", help="scenarios run concurrently (default 8)")
     p.add_argument("--format", action="append", choices=FORMATS, metavar="FMT",
                    help="text|json|junit|markdown|html; repeatable with --output (default text)")

@@ -1,7 +1,7 @@
 """``run.py flow``: the Authorization Code + PKCE flow headless, step by step (what the SPA does, for
 scripts, learners and the harness).
 
-1. discovery (RFC 8414, then OpenID Connect), 2. PKCE verifier/challenge (RFC 7636) and state,
+1. discovery (RFC 8414 §3.1, then OpenID Connect), 2. PKCE verifier/challenge (RFC 7636) and state,
 3. the authorization request, 4. the login form (username/password; the CSRF token and hidden fields are
 kept as the page sends them), 5. the callback (state and RFC 9207 iss checked), 6. the token request,
 7. the access token decoded and its signature checked with the issuer's JWKS, 8. optionally an API call.
@@ -9,7 +9,7 @@ kept as the page sends them), 5. the callback (state and RFC 9207 iss checked), 
 The password comes from --password-stdin, $OAUTHLAB_PASSWORD or --password (visible in the process list:
 for throwaway test accounts only). It is never printed; tokens are printed shortened.
 Exit codes: 0 the flow completed (and the API answered 2xx), 1 the flow failed, 2 usage or configuration
-error (no password, unreachable issuer, bad URL).
+error (no password, unreachable issuer or no metadata for it, bad URL).
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import sys
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from servers.common.settings import ConfigError
@@ -29,34 +28,6 @@ from . import color_enabled
 
 class FlowFailed(Exception):
     """The server refused a step: exit 1."""
-
-
-class FormParser(HTMLParser):
-    """The first form with a password field: its action and its inputs (hidden ones with their values)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict] = []
-        self._current: dict | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self._current = {"action": a.get("action") or "", "method": (a.get("method") or "get").lower(),
-                             "inputs": []}
-            self.forms.append(self._current)
-        elif tag == "input" and self._current is not None:
-            self._current["inputs"].append(a)
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._current = None
-
-    def login_form(self) -> dict | None:
-        for f in self.forms:
-            if any((i.get("type") or "").lower() == "password" for i in f["inputs"]):
-                return f
-        return None
 
 
 class Printer:
@@ -91,30 +62,32 @@ def read_password(args: argparse.Namespace) -> str:
     return pw
 
 
-async def fetch_json(session, url: str) -> dict:
-    async with session.get(url, allow_redirects=False) as resp:
-        if resp.status != 200:
-            raise FlowFailed(f"GET {url}: HTTP {resp.status}")
-        return await resp.json(content_type=None)
-
-
 async def discover(session, issuer: str, out: Printer) -> dict:
+    """The harness's discovery client: RFC 8414 §3.1 (the well-known segment inserted before the issuer's
+    path), then OpenID Connect Discovery; the metadata must name this issuer (RFC 8414 §3.3)."""
+    from harness.askit import Unreachable
+    from harness.askit import discover as discover_metadata
+
     out.step("Discovery")
-    for path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):
-        url = issuer + path
-        try:
-            meta = await fetch_json(session, url)
-        except FlowFailed:
-            continue
-        out.kv("metadata", url)
-        if meta.get("issuer") != issuer:
-            raise FlowFailed(f"metadata issuer {meta.get('issuer')!r} is not {issuer!r} (RFC 8414 §3.3)")
-        if "S256" not in meta.get("code_challenge_methods_supported", []):
-            raise FlowFailed("the server does not advertise PKCE S256")
-        for k in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
-            out.kv(k, meta.get(k))
-        return meta
-    raise FlowFailed(f"no authorization server metadata at {issuer}")
+    try:
+        meta, obs = await discover_metadata(session, issuer)
+    except Unreachable as exc:
+        raise ConfigError(str(exc)) from None
+    out.kv("metadata", obs.url)
+    if "S256" not in meta.get("code_challenge_methods_supported", []):
+        raise FlowFailed("the server does not advertise PKCE S256")
+    for k in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+        out.kv(k, meta.get(k))
+    if not isinstance(meta.get("jwks_uri"), str):
+        raise FlowFailed("the metadata has no jwks_uri: the token's signature cannot be checked")
+    return meta
+
+
+def login_form(html: str):
+    """The first form with a password field (the harness's HTML form parser), or None."""
+    from harness.login import parse_forms
+
+    return next((f for f in parse_forms(html) if f.has_password), None)
 
 
 async def authorize(session, args, meta: dict, challenge: str, state: str, password: str, out: Printer) -> str:
@@ -139,28 +112,25 @@ async def authorize(session, args, meta: dict, challenge: str, state: str, passw
                 continue
             if resp.status == 307:
                 raise FlowFailed("the server answered 307 to a form post (RFC 9700 §4.12)")
-            parser = FormParser()
-            parser.feed(body)
-            form = parser.login_form()
+            form = login_form(body)
             if form is None:
                 raise FlowFailed(f"HTTP {resp.status} without a login form at {urlsplit(url).path}")
             if data is not None:
                 raise FlowFailed(f"login refused (HTTP {resp.status})")
             out.step("Login form")
             fields = {}
-            for i in form["inputs"]:
-                kind, name = (i.get("type") or "text").lower(), i.get("name")
-                if not name:
+            for i in form.fields:
+                if not i.name or i.tag != "input" or i.type in ("submit", "image", "button", "reset", "file"):
                     continue
-                if kind == "password":
-                    fields[name] = password
-                elif kind in ("text", "email") and not i.get("value"):
-                    fields[name] = args.username
+                if i.type == "password":
+                    fields[i.name] = password
+                elif i.type in ("text", "email") and not i.value:
+                    fields[i.name] = args.username
                 else:
-                    fields[name] = i.get("value") or ""
+                    fields[i.name] = i.value
             out.kv("fields", ", ".join(f"{k}=***" if v == password else f"{k}={short(v)}"
                                        for k, v in fields.items()))
-            url, method, data = urljoin(url, form["action"]), form["method"].upper(), fields
+            url, method, data = urljoin(url, form.action), form.method.upper(), fields
     raise FlowFailed("too many redirects")
 
 
@@ -224,10 +194,7 @@ async def run_flow(args: argparse.Namespace) -> int:
     out = Printer()
     jar = aiohttp.CookieJar(unsafe=True)  # the AS's login cookies on 127.0.0.1 (an IP host)
     async with aiohttp.ClientSession(cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=20)) as session:
-        try:
-            meta = await discover(session, issuer, out)
-        except aiohttp.ClientError as exc:
-            raise ConfigError(f"cannot reach {issuer}: {exc}") from None
+        meta = await discover(session, issuer, out)
         out.step("PKCE (RFC 7636, S256) and state")
         verifier, state = pkce.new_verifier(), secrets.token_urlsafe(16)
         challenge = pkce.s256(verifier)

@@ -1,34 +1,20 @@
-"""Shared test helpers: throwaway settings, free ports, and real servers in subprocesses."""
+"""pytest set-up: a fast bcrypt cost for every server the tests start, and the shared fixtures (``proxy``: an
+in-process oauth-proxy; ``issuer``: a local RS256 issuer; ``browser``/``page``: headless Chromium). The
+shared code lives in tests/support/ (re-exported here for the modules that import them from conftest)."""
 from __future__ import annotations
 
-import contextlib
 import os
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from cli.processes import free_port, serve, wait_http  # noqa: F401 - re-exported for the tests
-from servers.common.settings import Settings
+from tests.support.settings import (FAST_BCRYPT, ROOT, free_port, live_server, make_settings,  # noqa: F401
+                                    serve, wait_http)
 
-ROOT = Path(__file__).resolve().parent.parent
-FAST_BCRYPT = 4  # tests only: the cost factor does not change behaviour, only time
+from tests.support.browser import browser, page  # noqa: F401 - fixtures
+from tests.support.issuer import issuer  # noqa: F401 - fixture
+from tests.support.proxy import proxy  # noqa: F401 - fixture
 
 os.environ.setdefault("OAUTHLAB_BCRYPT_ROUNDS", str(FAST_BCRYPT))
-
-
-def make_settings(tmp_path: Path, name: str = "backend", **overrides) -> Settings:
-    """Settings for an in-process app with its own throwaway data and keys."""
-    base = Settings(name=name, port=9000, data_dir=tmp_path / "data", keys_dir=tmp_path / "keys",
-                    bcrypt_rounds=FAST_BCRYPT)
-    return replace(base, **overrides)
-
-
-@contextlib.contextmanager
-def live_server(name: str, tmp_path: Path, *args: str, port: int | None = None, env: dict | None = None):
-    """Run ``python run.py serve NAME`` for real in a subprocess; yields its base URL."""
-    with serve(name, tmp_path, *args, port=port, env=env, log_level=None) as (base, _proc):
-        yield base
 
 
 @pytest.fixture

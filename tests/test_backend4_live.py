@@ -3,34 +3,8 @@ are accepted, tokens for another audience are not, and backend4 starts and answe
 issuer is down. (The browser journeys are in tests/test_browser_spa.py.)"""
 from __future__ import annotations
 
-import base64
-import json
-import urllib.error
-import urllib.request
-
-from .conftest import free_port, live_server
-from .test_backend4 import LocalIssuer
-
-
-def get(url: str, token: str | None = None) -> tuple[int, dict, dict]:
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, dict(r.headers), json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), json.loads(e.read() or b"{}")
-
-
-def client_credentials(proxy: str, keys_dir, scope: str, resource: str | None = None) -> dict:
-    secret = (keys_dir / "client-secret-m2m").read_text().strip()
-    body = f"grant_type=client_credentials&scope={scope}" + (f"&resource={resource}" if resource else "")
-    req = urllib.request.Request(proxy + "/token", data=body.encode(), method="POST", headers={
-        "Authorization": "Basic " + base64.b64encode(f"m2m:{secret}".encode()).decode()})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.load(r)
-    except urllib.error.HTTPError as e:
-        return {"status": e.code, **json.loads(e.read() or b"{}")}
+from tests.support.issuer import LocalIssuer, client_credentials, get
+from tests.support.settings import free_port, live_server
 
 
 def test_proxy_token_accepted_by_backend4_and_audience_enforced(tmp_path):

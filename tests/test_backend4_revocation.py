@@ -22,13 +22,18 @@ from aiohttp import web
 from servers import backend4
 from servers.backend4 import REVOCATIONS
 from servers.common import pkce
-
 from servers.common.settings import ConfigError
-
-from .conftest import free_port, live_server, make_settings
-from .test_backend4 import INVALID_TOKEN, LocalIssuer, assert_invalid_token, bearer, settled
-from .test_backend4_live import client_credentials, get
-from .test_oauth_proxy_support import get_code, redeem
+from tests.support.issuer import (
+    INVALID_TOKEN,
+    LocalIssuer,
+    assert_invalid_token,
+    bearer,
+    client_credentials,
+    get,
+    settled,
+)
+from tests.support.proxy import get_code, redeem
+from tests.support.settings import free_port, live_server, make_settings
 
 POLL = 1.0  # --revocation-poll-interval of the live backend4
 MARGIN = 4.0  # process scheduling on a shared 2-core machine
@@ -215,7 +220,6 @@ async def test_configured_revocation_list_uri_and_interval(listing, start, tmp_p
 async def test_revocation_list_answers_304_to_its_etag(aiohttp_client, tmp_path):
     """RFC 9110 §13.1.2: If-None-Match with the current ETag gets 304, so polling is cheap."""
     from servers.oauth_proxy import create_app as proxy_app
-    from tests.conftest import make_settings
 
     client = await aiohttp_client(proxy_app(make_settings(tmp_path, "oauth-proxy", port=9001)))
     first = await client.get("/revocations")

@@ -1,6 +1,6 @@
-"""The seed's journey in a real browser: open /docs on backend3, click Authorize, log in as johndoe/secret
+"""The tutorial journey in a real browser: open /docs on backend3, click Authorize, log in as johndoe/secret
 with the scopes ticked, execute GET /users/me, see 200 with johndoe. Headless Debian Chromium driven by
-Playwright (tests/browser_util.py). In CI (OAUTHLAB_REQUIRE_BROWSER=1) a missing browser fails instead of
+Playwright (tests/support/browser.py). In CI (OAUTHLAB_REQUIRE_BROWSER=1) a missing browser fails instead of
 skipping."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from .browser_util import browser, page, swagger_try_get  # noqa: F401 - pytest fixtures
+from tests.support.browser import swagger_try_get
 from .conftest import live_server
 
 

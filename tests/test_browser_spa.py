@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
-from .browser_util import browser, page, require_browser, swagger_try_get  # noqa: F401  (fixtures)
+from tests.support.browser import require_browser, swagger_try_get
 from .conftest import free_port, live_server
 
 pytestmark = pytest.mark.browser

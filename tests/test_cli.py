@@ -1,4 +1,4 @@
-"""run.py: keys, users, serve (the seed's alias too), exit codes and --help on every command."""
+"""run.py: keys, users, serve (the tutorial's ``run.py -v NAME`` alias too), exit codes and --help on every command."""
 from __future__ import annotations
 
 import json

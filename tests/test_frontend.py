@@ -8,9 +8,8 @@ import re
 import pytest
 
 from servers import frontend
-
-from .conftest import make_settings
-from .test_backend4 import LocalIssuer, issuer  # noqa: F401 - the running test issuer fixture
+from tests.support.issuer import LocalIssuer
+from tests.support.settings import make_settings
 
 
 @pytest.fixture
@@ -136,7 +135,7 @@ async def test_page_has_no_inline_script_or_third_party_code(start_frontend):
 async def test_static_files_do_not_escape_their_directory(start_frontend):
     """Path traversal out of the static directory is a 404/403, never a file."""
     client = await start_frontend()
-    for path in ("/static/../frontend.py", "/static/%2e%2e/frontend.py", "/static/..%2f..%2fbackend4.py"):
+    for path in ("/static/../frontend.py", "/static/%2e%2e/frontend.py", "/static/..%2f..%2fbackend3.py"):
         resp = await client.get(path)
         assert resp.status in (403, 404), path
         assert "create_app" not in await resp.text()

@@ -1,11 +1,10 @@
-"""The shared remote JWK Set cache (servers/common/jwks.py ``RemoteJWKS``), used by backend4, the proxy's token
+"""The shared remote JWK Set cache (servers/common/jwks/remote.py ``RemoteJWKS``), used by backend4, the proxy's token
 exchange and ``run.py flow``: the key filter per algorithm family (RFC 8725 §3.1, RFC 7517, RFC 7518), the
 refetch rate limit, single flight, an issuer that goes down, and a withdrawn key. The issuer is a real HTTP
 server started in the test; tokens are verified by the shared ``TokenVerifier``."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 
 import aiohttp
@@ -18,17 +17,10 @@ from servers.common.discovery import DiscoveryError
 from servers.common.errors import InvalidToken, TemporarilyUnavailable
 from servers.common.jwks import RemoteJWKS, usable_keys, verification_key
 from servers.common.tokens import TokenPolicy, TokenVerifier
+from tests.support.jose import Clock, b64, b64uint
 
 ISS = "https://idp.example"
 AUD = "urn:test:api"
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def b64uint(n: int, size: int | None = None) -> str:
-    return b64(n.to_bytes(size or (n.bit_length() + 7) // 8, "big"))
 
 
 _KEYS: dict[str, object] = {}
@@ -72,15 +64,6 @@ def mint(name: str, alg: str, kid: str | None = None) -> str:
     now = int(time.time())
     claims = {"iss": ISS, "sub": "alice", "aud": AUD, "iat": now, "exp": now + 300}
     return jwt.encode(claims, key(name), algorithm=alg, headers={"kid": kid or name})
-
-
-class Clock:
-    """Moved by hand: the refetch limit is 30 s and tests do not sleep 30 s."""
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Issuer:

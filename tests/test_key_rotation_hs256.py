@@ -1,4 +1,4 @@
-"""HS256 secret rotation without downtime (issue 5 item 3): `keys rotate` makes a new signer while the old
+"""HS256 secret rotation without downtime: `keys rotate` makes a new signer while the old
 secret keeps verifying until `keys prune`; a running server picks both up without a restart."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RS256 key rotation without downtime (issue 5 item 3), for real: oauth-proxy and backend4 running,
+"""RS256 key rotation without downtime, for real: oauth-proxy and backend4 running,
 `run.py keys rotate` on the proxy's keys. The new key is published at once and signs only after
 --activate-after seconds (longer than backend4's JWKS refetch interval), so backend4 picks it up through
 its kid-miss refetch: no restart, and not one request fails during the change; the old key's tokens keep
@@ -12,8 +12,8 @@ import time
 
 import jwt
 
-from .conftest import ROOT, free_port, live_server
-from .test_backend4_live import client_credentials, get
+from tests.support.issuer import client_credentials, get
+from tests.support.settings import ROOT, free_port, live_server
 
 
 def keys_cli(*args: str) -> subprocess.CompletedProcess:

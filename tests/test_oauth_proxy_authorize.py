@@ -6,8 +6,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.test_oauth_proxy_support import (CHALLENGE, FRONTEND_CB, ISSUER, authorize_params, get_code, login,
-                                            path_of, proxy, query_of)  # noqa: F401
+from tests.support.proxy import (CHALLENGE, FRONTEND_CB, ISSUER, authorize_params, get_code, login, path_of,
+                                 query_of)
 
 
 async def authorize(proxy, query: str | None = None, **params):

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from servers.oauth_proxy import create_app
 from tests.conftest import ROOT
-from tests.test_oauth_proxy_support import authorize_params, basic, proxy_settings
+from tests.support.proxy import authorize_params, basic, proxy_settings
 
 
 def clients(tmp_path, *args: str, input: str | None = None) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from servers.common import jwks
 from servers.oauth_proxy import create_app
-from tests.test_oauth_proxy_support import AUDIENCE, ISSUER, basic, m2m_secret, proxy_settings
+from tests.support.proxy import AUDIENCE, ISSUER, basic, m2m_secret, proxy_settings
 
 EXT_ISS = "https://idp.example"
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"

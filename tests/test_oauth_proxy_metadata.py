@@ -9,7 +9,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from servers.common import jwks
-from tests.test_oauth_proxy_support import ISSUER, basic, m2m_secret, proxy  # noqa: F401
+from tests.support.proxy import ISSUER, basic, m2m_secret
 
 
 async def test_discovery_documents_are_identical_and_advertise_s256_only(proxy):

@@ -1,4 +1,4 @@
-"""oauth-proxy's OpenAPI document (/openapi.json) and Swagger UI (/docs), issue 2 item 8 and issue 5 item 1.
+"""oauth-proxy's OpenAPI document (/openapi.json) and Swagger UI (/docs).
 
 schemathesis (tests/test_schemathesis.py) checks the document against what the server answers to generated
 requests; these tests check what generation cannot reach: that every registered route is described, that
@@ -10,30 +10,8 @@ import base64
 import re
 
 from servers.oauth_proxy import create_app
-from tests.test_oauth_proxy_support import (FRONTEND_CB, authorize_params, m2m_secret, path_of,  # noqa: F401
-                                            proxy, proxy_settings)
-
-DOCS_ROUTES = {"/openapi.json", "/docs", "/docs/", "/docs/init.js", "/docs/oauth2-redirect.html"}
-METHODS = {"get", "post", "put", "delete", "patch", "options", "head", "trace"}
-
-
-def routed_operations(app) -> set[tuple[str, str]]:
-    """(METHOD, path) of every route the proxy registers, without HEAD (aiohttp adds it to each GET), the
-    trailing-slash twins (add_routes) and the docs machinery itself."""
-    out = set()
-    for route in app.router.routes():
-        info = route.resource.get_info() if route.resource else {}
-        path = info.get("path") or info.get("formatter") or info.get("prefix")
-        if route.method == "HEAD" or path in DOCS_ROUTES or path.startswith("/docs/static"):
-            continue
-        if path != "/" and path.endswith("/"):
-            continue
-        out.add((route.method, path))
-    return out
-
-
-def documented_operations(document: dict) -> set[tuple[str, str]]:
-    return {(m.upper(), path) for path, item in document["paths"].items() for m in item if m in METHODS}
+from tests.support.openapi import documented_operations, routed_operations
+from tests.support.proxy import FRONTEND_CB, authorize_params, m2m_secret, path_of, proxy_settings
 
 
 def header_pattern(document: dict, path: str, method: str, status: int, name: str) -> str | None:
@@ -43,7 +21,7 @@ def header_pattern(document: dict, path: str, method: str, status: int, name: st
 
 
 async def test_document_describes_every_registered_route(proxy):
-    """Issue 5: "every server's OpenAPI document describes all its routes": the operations of /openapi.json
+    """Every server's OpenAPI document describes all its routes: the operations of /openapi.json
     are exactly the (method, path) pairs the proxy routes."""
     resp = await proxy.get("/openapi.json")
     assert resp.status == 200 and resp.content_type == "application/json"
@@ -114,8 +92,8 @@ async def test_authorization_journey_answers_as_documented(proxy):
 
 
 async def test_docs_serves_swagger_ui_offline(proxy):
-    """Issue 2 item 8: "OpenAPI at /openapi.json and Swagger UI at /docs, served offline from the packaged
-    Swagger UI" (no CDN): every script and stylesheet of the page is served by the proxy itself."""
+    """OpenAPI at /openapi.json and Swagger UI at /docs, served offline from the packaged
+    Swagger UI (no CDN): every script and stylesheet of the page is served by the proxy itself."""
     page = await proxy.get("/docs")
     assert page.status == 200 and page.content_type == "text/html"
     html = await page.text()

@@ -8,7 +8,7 @@ import pytest
 
 from servers.oauth_proxy import create_app
 from tests.redis_util import RedisServer
-from tests.test_oauth_proxy_support import get_code, proxy_settings, redeem
+from tests.support.proxy import get_code, proxy_settings, redeem
 
 pytestmark = pytest.mark.redis
 

@@ -3,13 +3,7 @@ from __future__ import annotations
 
 import jwt
 
-from tests.test_oauth_proxy_support import basic, m2m_secret, proxy, tokens_for_johndoe  # noqa: F401
-
-
-async def introspect(proxy, tmp_path, token: str) -> dict:
-    resp = await proxy.post("/introspect", data={"token": token}, headers=basic("m2m", m2m_secret(tmp_path)))
-    assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
-    return await resp.json()
+from tests.support.proxy import basic, introspect, tokens_for_johndoe
 
 
 async def test_revoking_a_refresh_token_revokes_its_grant(proxy, tmp_path):

@@ -9,8 +9,8 @@ import pytest
 
 from servers.common import pkce
 from servers.oauth_proxy import issuer as issuer_module
-from tests.test_oauth_proxy_support import (AUDIENCE, FRONTEND_CB, ISSUER, VERIFIER, basic, decode_segment,
-                                            get_code, m2m_secret, proxy, redeem, tokens_for_johndoe)  # noqa: F401
+from tests.support.proxy import (AUDIENCE, FRONTEND_CB, ISSUER, VERIFIER, basic, decode_segment, get_code,
+                                 introspect, m2m_secret, redeem, tokens_for_johndoe)
 
 
 async def assert_error(resp, status: int, error: str):
@@ -19,12 +19,6 @@ async def assert_error(resp, status: int, error: str):
     assert body["error"] == error
     assert resp.headers["Cache-Control"] == "no-store" and resp.headers["Pragma"] == "no-cache"
     return body
-
-
-async def introspect(proxy, tmp_path, token: str) -> dict:
-    resp = await proxy.post("/introspect", data={"token": token}, headers=basic("m2m", m2m_secret(tmp_path)))
-    assert resp.status == 200
-    return await resp.json()
 
 
 async def test_code_flow_issues_rs256_at_jwt_with_normalized_claims(proxy):

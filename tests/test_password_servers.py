@@ -16,8 +16,8 @@ import pytest
 from servers import backend, backend2, backend3
 from servers.common.app import STORE
 from servers.common.keys import load_hs_keys
-
-from .conftest import make_settings
+from tests.support.jose import b64
+from tests.support.settings import make_settings
 
 FACTORIES = {"backend": backend.create_app, "backend2": backend2.create_app, "backend3": backend3.create_app}
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -41,10 +41,6 @@ async def token_for(client, **extra) -> str:
     resp = await login(client, **extra)
     assert resp.status == 200, await resp.text()
     return (await resp.json())["access_token"]
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def assert_no_store(resp):

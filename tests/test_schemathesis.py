@@ -1,4 +1,4 @@
-"""Issue 5 item 1: every server's OpenAPI document is truthful and schemathesis finds nothing.
+"""Every server's OpenAPI document is truthful and schemathesis finds nothing.
 
 Each server is started for real (``run.py serve NAME`` in a throwaway directory), a valid token is
 obtained the way a client would, and schemathesis generates a bounded, seeded set of requests from
@@ -18,8 +18,7 @@ import pytest
 from aiohttp import web
 
 from cli import fuzz_api
-
-from .conftest import free_port
+from tests.support.settings import free_port
 
 EXAMPLES = 25
 SEED = 20261129
@@ -123,8 +122,8 @@ def test_fuzzer_reports_a_route_that_ignores_client_authentication(broken_api):
 # -- our servers ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["backend", "backend2", "backend3", "backend4", "frontend"])
 def test_schemathesis_finds_nothing_on_our_servers(tmp_path, name):
-    """Issue 5: "a schemathesis run against each server (with a valid token for the protected routes)
-    finds no server error, no response that breaks the schema, and no route that ignores missing auth".
+    """A schemathesis run against each server (with a valid token for the protected routes)
+    finds no server error, no response that breaks the schema, and no route that ignores missing auth.
     backend4's token comes from a real oauth-proxy (client_credentials, audience = this backend4); the
     frontend has no protected route and discovers a real oauth-proxy for its /config.json."""
     report = fuzz_api.fuzz_api(name, examples=EXAMPLES, seed=SEED, directory=tmp_path)
@@ -182,12 +181,11 @@ def test_fuzz_command_exit_codes(tmp_path, capsys):
 
 
 async def test_frontend_document_describes_every_registered_route(aiohttp_client, tmp_path):
-    """Issue 5: "every server's OpenAPI document describes all its routes": the frontend's too (its static
+    """Every server's OpenAPI document describes all its routes, the frontend's too (its static
     files as /static/{filename}, the names enumerated), and /docs serves Swagger UI from the package."""
     from servers import frontend
-
-    from .conftest import make_settings
-    from .test_oauth_proxy_openapi import documented_operations, routed_operations
+    from tests.support.openapi import documented_operations, routed_operations
+    from tests.support.settings import make_settings
 
     nobody = f"http://127.0.0.1:{free_port()}"  # /config.json is not called here
     app = frontend.create_app(make_settings(tmp_path, "frontend", port=8080, upstream_issuer=nobody))

@@ -9,7 +9,8 @@
 - every fetch is bounded: a total timeout, no redirects, a size limit, a JSON object or nothing.
 
 Used by backend4 (to find the JWKS and the endpoints for its /docs) and the frontend (to find the
-authorization, token and revocation endpoints for the SPA).
+authorization, token and revocation endpoints for the SPA). It is the servers' one discovery client; the
+harness and the CLI keep their own (harness/askit.py), so that the two sides stay independent.
 """
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def metadata_urls(issuer: str) -> list[str]:
 
 
 def check_http_url(value: Any, name: str) -> str:
-    """A metadata URL must be an absolute http(s) URL without a fragment."""
+    """RFC 8414 §2: endpoint and ``jwks_uri`` values are absolute URLs (https for production); a metadata URL
+    must be an absolute http(s) URL without a fragment."""
     if not isinstance(value, str):
         raise DiscoveryError(f"{name} is missing or not a string")
     parts = urlsplit(value)

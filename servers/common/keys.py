@@ -34,6 +34,8 @@ def secret_kid(secret: str) -> str:
 
 
 def check_secret(secret: str, origin: str) -> bytes:
+    """RFC 7518 §3.2: "A key of the same size as the hash output (for instance, 256 bits for "HS256") or
+    larger MUST be used"; a shorter secret is a configuration error."""
     data = secret.encode("utf-8")
     if len(data) < MIN_SECRET_BYTES:
         raise ConfigError(f"the HS256 secret from {origin} is {len(data)} bytes; RFC 7518 §3.2 requires at "

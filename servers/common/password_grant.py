@@ -3,7 +3,7 @@ servers (backend, backend2, backend3). Each server plugs in how it issues and ch
 ``Authority``: opaque or HS256 JWT) and which scopes it knows.
 
 RFC 9700 §2.4 says the password grant MUST NOT be used; these servers exist to show the tutorial's flow done
-correctly, and the README says to prefer Authorization Code + PKCE (oauth-proxy).
+correctly, and the documentation (docs/servers.md) says to prefer Authorization Code + PKCE (oauth-proxy).
 """
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ class ScopeConfig:
 
 
 SCOPES = web.AppKey("scopes", ScopeConfig)
+# The parameters of a password-grant token request (RFC 6749 §4.3.2); any other is ignored (§3.1).
+PASSWORD_PARAMS = frozenset({"grant_type", "username", "password", "scope"})
 
 
 class Authority(Protocol):
@@ -48,7 +50,8 @@ class Authority(Protocol):
 
 
 async def active_user(store: Store, username: object):
-    """The user a token speaks for, if it still exists and is enabled; else invalid_token."""
+    """RFC 6750 §3.1 ``invalid_token`` ("revoked, ... or invalid for other reasons"): the user a token speaks
+    for must still exist and be enabled."""
     user = await store.get_user(username) if isinstance(username, str) else None
     if user is None or user.disabled:
         raise InvalidToken("the token's user is unknown or disabled")
@@ -129,7 +132,7 @@ def token_response(body: dict) -> web.Response:
 
 async def token_endpoint(request: web.Request) -> web.Response:
     """POST /token with grant_type=password (RFC 6749 §4.3.2)."""
-    params = await read_form(request)
+    params = await read_form(request, PASSWORD_PARAMS)
     if "grant_type" not in params:
         raise InvalidRequest("missing grant_type")
     if params["grant_type"] != "password":

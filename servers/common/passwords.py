@@ -49,7 +49,9 @@ class PasswordChecker:
         return cls(store, await hash_password_async(secrets.token_urlsafe(16), rounds))
 
     async def authenticate(self, username: str, password: str) -> User | None:
-        """The user if the password is right and the account enabled, else None (one outcome for all)."""
+        """RFC 6749 §10.10: "the authorization server MUST prevent attackers from guessing access tokens,
+        authorization codes, refresh tokens, resource owner passwords": the user if the password is right and
+        the account enabled, else None; one outcome for all, and an unknown user costs one bcrypt check."""
         user = await self.store.get_user(username)
         data = password.encode("utf-8")
         ok = False

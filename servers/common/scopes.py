@@ -13,7 +13,8 @@ SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
 
 
 def parse_scope(value: str | None) -> tuple[str, ...]:
-    """Split a scope parameter; a malformed one is ``invalid_scope``. Order kept, duplicates dropped."""
+    """RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), space-delimited; a malformed scope is
+    ``invalid_scope``. Order kept, duplicates dropped."""
     if value is None or value == "":
         return ()
     parts = value.split(" ")
@@ -30,7 +31,8 @@ def token_scopes(claims: dict) -> frozenset[str]:
 
 def grant_scopes(requested: tuple[str, ...], known: tuple[str, ...], allowed: tuple[str, ...],
                  default: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Requested scopes must all be known (else invalid_scope); grant those the principal is allowed.
+    """RFC 6749 §3.3: requested scopes must all be known (else invalid_scope); grant those the principal is
+    allowed ("The authorization server MAY fully or partially ignore the scope requested").
 
     An empty request gets ``default`` (intersected with what is allowed)."""
     unknown = [s for s in requested if s not in known]

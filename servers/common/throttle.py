@@ -24,7 +24,8 @@ class Throttle:
         return (f"login-user:{username}", f"login-addr:{address}")
 
     async def check(self, username: str, address: str) -> None:
-        """Raise 429 if either the username or the address has used up its failures."""
+        """RFC 6749 §4.3.2: "the authorization server MUST protect the endpoint against brute force attacks":
+        429 if either the username or the address has used up its failures."""
         now = time.time()
         retry = 0.0
         for key in self.keys(username, address):

@@ -7,9 +7,13 @@ anyone with the JWKS.
 
 Modules, one concern each:
     metadata.py   RFC 8414 / OIDC discovery, JWKS
-    authorize.py  /authorize and the login page
+    authorize.py  /authorize: parks the request or redirects with a code
+    checks.py     the checks of an authorization request, in order
+    login.py      /login: the login form and its submission
+    pages.py      the HTML pages (login form, error page) and their security headers
     grants.py     /token: authorization_code, refresh_token, client_credentials
     exchange.py   /token: token exchange with trusted issuers
+    audience.py   the audience and scope of a new token (used by authorize and every grant)
     revoke.py     /revoke, /introspect, /revocations
     openapi.py    the OpenAPI document (/openapi.json, Swagger UI at /docs)
     clients.py    client records, client authentication, seeding
@@ -28,7 +32,7 @@ from servers.common.jwks import KeyRing
 from servers.common.middleware import add_routes, base_app
 from servers.common.settings import Settings
 
-from . import authorize, grants, metadata, openapi, revoke
+from . import authorize, grants, login, metadata, openapi, revoke
 from .clients import ClientRegistry, seed_clients
 from .context import PROXY, Proxy, cors_middleware
 from .exchange import parse_trusted, trusted_context
@@ -59,7 +63,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(proxy_ctx)
     app.cleanup_ctx.append(trusted_context(trusted, settings.leeway))
-    add_routes(app, [*metadata.routes, *authorize.routes, *grants.routes, *revoke.routes,
+    add_routes(app, [*metadata.routes, *authorize.routes, *login.routes, *grants.routes, *revoke.routes,
                      web.get("/health", health)])
     # /openapi.json and Swagger UI at /docs; Authorize = client_secret_basic (see openapi.py for why).
     docs.add_docs(app, openapi.openapi(settings.token_issuer))

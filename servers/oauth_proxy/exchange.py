@@ -32,9 +32,9 @@ from servers.common.settings import ConfigError
 from servers.common.store import User
 from servers.common.tokens import TokenPolicy, TokenVerifier, b64url_json, check_format
 
+from .audience import pick_audience, pick_scope
 from .clients import Client
 from .context import PROXY, Proxy
-from .grants import pick_audience, pick_scope
 from .issuer import ACCESS_TOKEN_TYPE
 
 log = logging.getLogger("oauthlab.oauth_proxy")
@@ -83,6 +83,8 @@ class TrustedIssuers:
                                                         dict(e.get("accounts", {})))
 
     async def verify(self, token: str) -> tuple[TrustedIssuer, dict]:
+        """RFC 8693 §2.2.2: a subject_token that is not a JWT of a trusted issuer, or fails that issuer's
+        policy (RFC 8725 §3.8: "validate the issuer"), is ``invalid_request``."""
         try:
             check_format(token)
             iss = b64url_json(token.split(".")[1]).get("iss")

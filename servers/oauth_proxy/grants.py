@@ -1,6 +1,6 @@
 """The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; RFC 7636 §4.5-4.6; RFC 8693 in exchange.py).
 
-POST only, form-encoded, no repeated parameter (``read_form``); the client authenticates with exactly one
+POST only, form-encoded, no defined parameter repeated and unrecognized ones ignored (``read_form``); the client authenticates with exactly one
 method (clients.py); the grant type must be supported (``unsupported_grant_type``) and allowed for this
 client (``unauthorized_client``). Errors follow RFC 6749 §5.2; every response carries
 ``Cache-Control: no-store`` (success and error alike).
@@ -17,21 +17,28 @@ from aiohttp import web
 
 from servers.common import pkce
 from servers.common.app import STORE
-from servers.common.errors import (InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient,
-                                   UnsupportedGrantType)
-from servers.common.forms import read_form
+from servers.common.errors import InvalidGrant, InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from servers.common.forms import CLIENT_AUTH, read_form
 from servers.common.password_grant import token_response
 from servers.common.scopes import parse_scope
 
+from .audience import pick_audience, pick_scope
 from .clients import CLIENT_CREDENTIALS, CODE, REFRESH, TOKEN_EXCHANGE, Client
 from .context import PROXY, InvalidTarget, Proxy
+from .exchange import exchange
 
 routes = web.RouteTableDef()
+# What the grants read (RFC 6749 §4.1.3, §4.4.2, §6; RFC 7636 §4.5; RFC 8707 §2; RFC 8693 §2.1); the
+# rest is ignored, also when repeated (RFC 6749 §3.1).
+TOKEN_PARAMS = CLIENT_AUTH | {
+    "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "resource", "audience",
+    "subject_token", "subject_token_type", "actor_token", "actor_token_type", "requested_token_type"}
 Grant = Callable[[web.Request, dict, Client, Proxy], Awaitable[dict]]
 
 
 async def active_username(request: web.Request, username: str) -> str:
-    """The user of a grant must still exist and be enabled (a disabled account gets no new tokens)."""
+    """RFC 6749 §5.2 ``invalid_grant`` (the grant "is invalid, expired, revoked"): the user of a grant must
+    still exist and be enabled (a disabled account gets no new tokens)."""
     user = await request.app[STORE].get_user(username)
     if user is None or user.disabled:
         raise InvalidGrant("the grant's user is unknown or disabled")
@@ -47,6 +54,7 @@ def check_verifier(verifier: str | None, challenge: str) -> None:
 
 
 def same(a: str, b: str) -> bool:
+    """Constant-time comparison of bound values (RFC 6749 §10.10: no oracle for guessing credentials)."""
     return secrets.compare_digest(a.encode(), b.encode())
 
 
@@ -87,27 +95,6 @@ async def refresh_token(request: web.Request, params: dict, client: Client, prox
                                     refresh_scope=tuple(record["scope"]))
 
 
-def pick_audience(params: dict, client: Client) -> str:
-    """RFC 8707 ``resource`` (one of the client's audiences) or the client's default audience."""
-    resource = params.get("resource")
-    if resource is None:
-        if not client.default_audience:
-            raise InvalidTarget("client has no default audience")
-        return client.default_audience
-    if resource not in client.audiences:
-        raise InvalidTarget(f"resource {resource[:80]!r} not allowed for this client")
-    return resource
-
-
-def pick_scope(params: dict, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    """Requested scope within ``allowed`` (else invalid_scope); none requested: all of ``allowed``."""
-    requested = parse_scope(params.get("scope"))
-    beyond = [s for s in requested if s not in allowed]
-    if beyond:
-        raise InvalidScope(f"scope(s) {beyond} not allowed")
-    return requested or allowed
-
-
 async def client_credentials(request: web.Request, params: dict, client: Client, proxy: Proxy) -> dict:
     """RFC 6749 §4.4: confidential clients only; sub = client_id (RFC 9068 §2.2); no refresh token."""
     if not client.confidential:
@@ -121,19 +108,14 @@ async def client_credentials(request: web.Request, params: dict, client: Client,
                                     gty="client-credentials")
 
 
-async def token_exchange(request: web.Request, params: dict, client: Client, proxy: Proxy) -> dict:
-    from .exchange import exchange
-    return await exchange(request, params, client, proxy)
-
-
 GRANTS: dict[str, Grant] = {CODE: authorization_code, REFRESH: refresh_token,
-                            CLIENT_CREDENTIALS: client_credentials, TOKEN_EXCHANGE: token_exchange}
+                            CLIENT_CREDENTIALS: client_credentials, TOKEN_EXCHANGE: exchange}
 
 
 @routes.post("/token")
 async def token_endpoint(request: web.Request) -> web.Response:
     proxy = request.app[PROXY]
-    params = await read_form(request)
+    params = await read_form(request, TOKEN_PARAMS)
     grant_type = params.get("grant_type")
     if grant_type is None:
         raise InvalidRequest("missing grant_type")

@@ -214,7 +214,8 @@ class TokenService:
         return code
 
     async def take_code(self, code: str) -> dict:
-        """Consume a code atomically. A second use fails and revokes what the first one issued."""
+        """RFC 6749 §4.1.2: the code "MUST NOT be used more than once ... SHOULD revoke (when possible) all tokens
+        previously issued based on that authorization code": consumed atomically; a replay revokes them."""
         key = digest(code)
         record = await self.store.consume("code", key)
         if record is None:

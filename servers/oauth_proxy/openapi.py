@@ -185,7 +185,8 @@ def login_operations() -> dict:
 TOKEN_FORM = {
     "type": "object", "required": ["grant_type"],
     "description": "Which parameters a grant needs is said on each one. Empty parameters count as absent "
-                   "(RFC 6749 §3.1); a repeated parameter is invalid_request.",
+                   "(RFC 6749 §3.1); a repeated parameter listed here is invalid_request, any other "
+                   "parameter is ignored (RFC 6749 §3.1).",
     "properties": {
         "grant_type": {"type": "string", "enum": list(ALL_GRANTS)},
         "code": {**_STR, "description": "authorization_code: required"},

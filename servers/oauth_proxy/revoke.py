@@ -25,7 +25,7 @@ import secrets
 from aiohttp import web
 
 from servers.common.errors import NO_STORE, InvalidClient, InvalidRequest, OAuthError
-from servers.common.forms import read_form
+from servers.common.forms import CLIENT_AUTH, read_form
 from servers.common.tokens import b64url_json
 
 from .clients import Client
@@ -34,6 +34,8 @@ from .issuer import digest
 
 log = logging.getLogger("oauthlab.oauth_proxy")
 routes = web.RouteTableDef()
+# RFC 7009 §2.1 and RFC 7662 §2.1: the token, its type hint and client authentication (RFC 6749 §2.3.1).
+TOKEN_QUERY_PARAMS = CLIENT_AUTH | {"token", "token_type_hint"}
 
 
 async def verified_access_token(proxy: Proxy, token: str) -> dict | None:
@@ -51,13 +53,16 @@ async def verified_access_token(proxy: Proxy, token: str) -> dict | None:
 
 
 def same(a: str, b: str) -> bool:
+    """Constant-time comparison of client ids (RFC 6749 §10.10: no oracle for guessing credentials)."""
     return secrets.compare_digest(a.encode(), b.encode())
 
 
 @routes.post("/revoke")
 async def revoke(request: web.Request) -> web.Response:
+    """RFC 7009 §2.1: the client authenticates and may revoke only its own tokens; §2.2: 200 whether or not
+    the token existed."""
     proxy = request.app[PROXY]
-    params = await read_form(request)
+    params = await read_form(request, TOKEN_QUERY_PARAMS)
     client = await proxy.clients.authenticate(request, params)
     token = params.get("token")
     if token is None:
@@ -77,13 +82,15 @@ async def revoke(request: web.Request) -> web.Response:
 
 
 def may_introspect(client: Client, token_client: str, aud: str) -> bool:
+    """RFC 7662 §4: the server "SHOULD" limit what a caller learns: only the token's own client, or a
+    client whose audiences include the token's ``aud``."""
     return same(token_client, client.client_id) or aud in client.audiences
 
 
 @routes.post("/introspect")
 async def introspect(request: web.Request) -> web.Response:
     proxy = request.app[PROXY]
-    params = await read_form(request)
+    params = await read_form(request, TOKEN_QUERY_PARAMS)
     client = await proxy.clients.authenticate(request, params)
     if not client.confidential:
         raise InvalidClient("introspection needs an authenticated confidential client")

@@ -1,4 +1,4 @@
-"""Helpers shared by the oauth-proxy tests (no tests here): an in-process proxy and a browser-like driver
+"""What the oauth-proxy tests share: an in-process proxy and a browser-like driver
 of its authorization endpoint and login form."""
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 
 from servers.common import pkce
 from servers.oauth_proxy import create_app
-from tests.conftest import make_settings
+
+from .settings import make_settings
 
 ISSUER = "http://127.0.0.1:9001"
 FRONTEND_CB = "http://127.0.0.1:8080/callback"
@@ -97,4 +98,11 @@ async def tokens_for_johndoe(client, **params) -> dict:
     got = await get_code(client, code_challenge=pkce.s256(verifier), **params)
     resp = await redeem(client, got["code"], verifier)
     assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+async def introspect(proxy, tmp_path: Path, token: str) -> dict:
+    """RFC 7662 §2.1 as the seeded confidential client m2m; the answer must be 200 and not cached."""
+    resp = await proxy.post("/introspect", data={"token": token}, headers=basic("m2m", m2m_secret(tmp_path)))
+    assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
     return await resp.json()

@@ -2,7 +2,7 @@
 
 Use in a test module::
 
-    from .browser_util import browser, page  # noqa: F401  (pytest fixtures)
+    from tests.support.browser import browser, page  # noqa: F401  (pytest fixtures)
 
     @pytest.mark.browser
     def test_something(page): ...
