@@ -24,14 +24,14 @@ import statistics
 import sys
 import tempfile
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import pinned  # noqa: E402
-from bench.loadgen import ROOT, free_port, m2m_basic, password_token, process_cpu, run_wrk  # noqa: E402
+from bench import pinned
+from bench.loadgen import ROOT, free_port, m2m_basic, password_token, process_cpu, run_wrk
 
 AUDIENCE = "http://127.0.0.1:9000"  # the resource both resource servers are, and the proxy's default
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -81,7 +81,7 @@ def wrk_target(proc, url: str, headers: dict, connections: int, **post) -> Targe
     """Load ``url`` with wrk on the load CPU; the server's CPU time is read around the run."""
     def run(seconds: float) -> Sample:
         before = process_cpu(proc.pid)
-        r = run_wrk(url, headers, seconds, connections, cpu=pinned.LOAD_CPU, **post)
+        r = run_wrk(url, headers, seconds, connections, cpu=pinned.LOAD_CPU, nice=pinned.NICE, **post)
         after = process_cpu(proc.pid)
         cpu_us = (after - before) / r.requests * 1e6 if r.requests and None not in (before, after) else math.nan
         return Sample(r.rps, cpu_us, r.errors)
@@ -195,17 +195,18 @@ def summarise(rows: list[Row], samples: dict[str, list[Sample]]) -> list[dict]:
 
 
 def table(results: list[dict], rounds: int, duration: float) -> str:
-    lines = [f"{'measure':<72} {'goal':>7} {'median':>7} {'spread':>13} {'ours/s':>7} {'peer/s':>7} "
-             f"{'cpu':>6}  met"]
+    lines = [(f"{'measure':<72} {'goal':>7} {'median':>7} {'spread':>13} {'ours/s':>7} {'peer/s':>7} "
+              f"{'cpu':>6}  met")]
     for r in results:
         lines.append(f"{r['measure']:<72} {'>= ' + format(r['goal'], '.2f'):>7} {r['median']:>6.2f}x "
                      f"{r['min']:>6.2f}-{r['max']:<6.2f} {r['ours']['median_rate']:>7.0f} "
                      f"{r['peer']['median_rate']:>7.0f} {r['cpu_median']:>5.2f}x  {'yes' if r['met'] else 'NO'}"
                      + (f"  ({r['errors']} failed requests)" if r["errors"] else ""))
-    lines.append("median, spread: ratio of requests/s (ours : peer) per round; cpu: the same ratio counted in "
-                 "each server's own CPU time per request (peer : ours), which neighbours disturb less")
+    lines.append("median, spread: ratio of requests/s (ours : peer) per round; cpu: the same ratio counted in"
+                 " each server's own CPU time per request (peer : ours), which neighbours disturb less")
     lines.append(f"{rounds} interleaved rounds of {duration:g} s; servers on CPU {pinned.SERVER_CPU}, wrk on "
-                 f"CPU {pinned.LOAD_CPU}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+                 f"CPU {pinned.LOAD_CPU}, priority {'nice ' + str(pinned.NICE) if pinned.NICE is not None else 'unchanged'}"
+                 f"; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     return "\n".join(lines)
 
 
@@ -217,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", help="comma-separated row ids (default all): " + ", ".join(r.id for r in ROWS))
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--no-uvloop", action="store_true", help="run our servers on the asyncio event loop")
+    p.add_argument("--nice", type=int, default=pinned.default_nice(), metavar="N",
+                   help="scheduling priority of every measured process, -20..19 (default -10 when permitted, "
+                   "so that other work on the machine disturbs less)")
+    p.add_argument("--no-nice", dest="nice", action="store_const", const=None,
+                   help="leave the priority unchanged")
     args = p.parse_args(argv)
     if args.rounds < 1 or not 1 <= args.duration <= 600:
         p.error("--rounds must be >= 1 and --duration between 1 and 600 s")
@@ -227,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             p.error(f"unknown row(s) {', '.join(unknown)}; choose from {', '.join(r.id for r in ROWS)}")
         rows = [r for r in ROWS if r.id in wanted]
+    if args.nice is not None and not -20 <= args.nice <= 19:
+        p.error("--nice must be between -20 and 19")
+    pinned.NICE = args.nice
     env = {"OAUTHLAB_UVLOOP": "0"} if args.no_uvloop else {}
     try:
         pinned.check_machine()
@@ -238,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     results = summarise(rows, samples)
     if args.format == "json":
         print(json.dumps({"rounds": args.rounds, "duration": args.duration, "server_cpu": pinned.SERVER_CPU,
-                          "load_cpu": pinned.LOAD_CPU, "uvloop": not args.no_uvloop,
+                          "load_cpu": pinned.LOAD_CPU, "uvloop": not args.no_uvloop, "nice": args.nice,
                           "load_average": os.getloadavg()[0], "rows": results}, indent=2))
     else:
         print(table(results, args.rounds, args.duration))

@@ -1,11 +1,12 @@
-"""The token and bearer paths' shortcuts keep their rules: the RS256 signer, signing inline or in the
-executor, the remembered client secret, the memoised Basic credentials, the token-keyed verified cache and
+"""The token and bearer paths' shortcuts keep their rules: the RS256 signer and its claims template, the
+remembered client secret, the memoised Basic credentials, the token-keyed verified cache and
 the event loop choice."""
 from __future__ import annotations
 
 import asyncio
 import importlib.util
 import time
+
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -40,14 +41,12 @@ def test_rs256_signer_refuses_rsa_keys_below_2048_bits():
         RS256Signer(small, "small")
 
 
-@pytest.mark.parametrize("in_executor", [False, True])
-async def test_access_tokens_signed_inline_or_in_the_executor_verify_alike(tmp_path, in_executor):
+async def test_access_tokens_carry_the_rfc_9068_claims_with_a_fresh_jti_each(tmp_path):
     """RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat and jti are present in every access token; the
     claims encoded once per client shape and the per-token iat/exp/jti are one JSON object."""
     store = open_store(tmp_path / "data")
     try:
         service = TokenService(store, KeyRing(tmp_path / "keys"), ISSUER, 600, 30)
-        service.sign_in_executor = in_executor
         bodies = [await service.issue(sub="m2m", aud=AUDIENCE, client_id="m2m", scope=("me",),
                                       gty="client-credentials") for _ in range(2)]
         verifier = service.verifier(AUDIENCE)

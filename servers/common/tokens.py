@@ -18,12 +18,13 @@ import base64
 import json
 import logging
 import math
-import re
 import os
+import re
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import hashes

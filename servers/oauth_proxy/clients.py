@@ -202,9 +202,9 @@ class ClientRegistry:
         same secret again is one constant-time comparison instead of a SHA-256 (a changed secret, with a
         new digest, is checked in full)."""
         known = self._verified.get(client.client_id)
-        if known is not None and known[0] == client.secret_sha256:
-            if secrets.compare_digest(known[1].encode(), secret.encode()):
-                return True
+        if known is not None and known[0] == client.secret_sha256 and \
+                secrets.compare_digest(known[1].encode(), secret.encode()):
+            return True
         if not secret_matches(client, secret):
             return False
         if len(self._verified) > 1000:
