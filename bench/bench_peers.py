@@ -81,7 +81,8 @@ def wrk_target(proc, url: str, headers: dict, connections: int, **post) -> Targe
     """Load ``url`` with wrk on the load CPU; the server's CPU time is read around the run."""
     def run(seconds: float) -> Sample:
         before = process_cpu(proc.pid)
-        r = run_wrk(url, headers, seconds, connections, cpu=pinned.LOAD_CPU, nice=pinned.NICE, **post)
+        r = run_wrk(url, headers, seconds, connections, cpu=pinned.LOAD_CPU, prefix=tuple(pinned.priority_prefix()),
+                    **post)
         after = process_cpu(proc.pid)
         cpu_us = (after - before) / r.requests * 1e6 if r.requests and None not in (before, after) else math.nan
         return Sample(r.rps, cpu_us, r.errors)
@@ -205,7 +206,7 @@ def table(results: list[dict], rounds: int, duration: float) -> str:
     lines.append("median, spread: ratio of requests/s (ours : peer) per round; cpu: the same ratio counted in"
                  " each server's own CPU time per request (peer : ours), which neighbours disturb less")
     lines.append(f"{rounds} interleaved rounds of {duration:g} s; servers on CPU {pinned.SERVER_CPU}, wrk on "
-                 f"CPU {pinned.LOAD_CPU}, priority {'nice ' + str(pinned.NICE) if pinned.NICE is not None else 'unchanged'}"
+                 f"CPU {pinned.LOAD_CPU}, priority {' '.join(pinned.priority_prefix()) or 'unchanged'}"
                  f"; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     return "\n".join(lines)
 
@@ -223,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
                    "so that other work on the machine disturbs less)")
     p.add_argument("--no-nice", dest="nice", action="store_const", const=None,
                    help="leave the priority unchanged")
+    p.add_argument("--realtime", action="store_true",
+                   help="run every measured process under SCHED_RR (chrt -r 10; needs root): the closest a shared "
+                   "machine gets to one CPU each, at the expense of everything else on it while the run lasts")
     args = p.parse_args(argv)
     if args.rounds < 1 or not 1 <= args.duration <= 600:
         p.error("--rounds must be >= 1 and --duration between 1 and 600 s")
@@ -235,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for r in ROWS if r.id in wanted]
     if args.nice is not None and not -20 <= args.nice <= 19:
         p.error("--nice must be between -20 and 19")
-    pinned.NICE = args.nice
+    pinned.NICE, pinned.REALTIME = args.nice, args.realtime
     env = {"OAUTHLAB_UVLOOP": "0"} if args.no_uvloop else {}
     try:
         pinned.check_machine()
@@ -247,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     results = summarise(rows, samples)
     if args.format == "json":
         print(json.dumps({"rounds": args.rounds, "duration": args.duration, "server_cpu": pinned.SERVER_CPU,
-                          "load_cpu": pinned.LOAD_CPU, "uvloop": not args.no_uvloop, "nice": args.nice,
+                          "load_cpu": pinned.LOAD_CPU, "uvloop": not args.no_uvloop, "nice": args.nice, "realtime": args.realtime,
                           "load_average": os.getloadavg()[0], "rows": results}, indent=2))
     else:
         print(table(results, args.rounds, args.duration))

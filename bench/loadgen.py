@@ -75,9 +75,9 @@ end
 
 
 def run_wrk(url: str, headers: dict, seconds: float, connections: int, threads: int = 1, method: str = "GET",
-            data: str | None = None, cpu: int | None = None, nice: int | None = None) -> LoadResult:
-    """wrk against ``url``; with ``cpu``, wrk runs pinned to that CPU (``taskset -c``), with ``nice`` at
-    that scheduling priority."""
+            data: str | None = None, cpu: int | None = None, prefix: tuple[str, ...] = ()) -> LoadResult:
+    """wrk against ``url``; with ``cpu``, wrk runs pinned to that CPU (``taskset -c``), behind ``prefix``
+    (a priority command such as ``nice -n -10``)."""
     request = "" if data is None else f"wrk.method = {json.dumps(method)}\nwrk.body = {json.dumps(data)}"
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(request + WRK_LUA)
@@ -85,8 +85,7 @@ def run_wrk(url: str, headers: dict, seconds: float, connections: int, threads: 
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", script]
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
-    if nice is not None:
-        cmd = ["nice", "-n", str(nice), *cmd]
+    cmd = [*prefix, *cmd]
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
     done = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 30)

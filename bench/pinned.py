@@ -53,10 +53,21 @@ def default_nice() -> int | None:
         return None
 
 
+# With REALTIME, every measured process runs under SCHED_RR (``chrt -r 10``): it takes its CPU from any
+# ordinary process whenever it can run, so the number of threads a server has no longer decides how much
+# of a shared CPU it gets. The kernel still leaves ordinary processes 5 % of each CPU.
+REALTIME = False
+
+
+def priority_prefix() -> list[str]:
+    if REALTIME:
+        return ["chrt", "-r", "10"]
+    return ["nice", "-n", str(NICE)] if NICE is not None else []
+
+
 def pinned(cmd: list[str], cpu: int = SERVER_CPU) -> list[str]:
-    """``cmd`` pinned to ``cpu`` (and at priority NICE, when set)."""
-    prefix = ["nice", "-n", str(NICE)] if NICE is not None else []
-    return [*prefix, "taskset", "-c", str(cpu), *cmd]
+    """``cmd`` pinned to ``cpu``, at the priority chosen (NICE or REALTIME)."""
+    return [*priority_prefix(), "taskset", "-c", str(cpu), *cmd]
 
 
 @contextlib.contextmanager
