@@ -13,7 +13,7 @@ import sys
 from servers.common.errors import TemporarilyUnavailable
 from servers.common.settings import ConfigError
 
-COMMANDS = ("serve", "keys", "users", "clients", "flow", "conformance", "fuzz", "bench")
+COMMANDS = ("serve", "keys", "users", "clients", "flow", "conformance", "profile", "fuzz", "bench")
 SERVER_NAMES = ("backend", "backend2", "backend3", "oauth-proxy", "backend4", "frontend")
 
 
@@ -100,6 +100,10 @@ def main(argv: list[str]) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `run.py ... | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except Exception as exc:  # noqa: BLE001 - re-raised unless it is a usage error (below)
         if getattr(exc, "exit_code", None) != 2:
             raise

@@ -121,7 +121,8 @@ def register(sub) -> None:
     cs.required = True
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", type=Path, default=Path(".oauthlab"), help="default ./.oauthlab")
-    common.add_argument("--store", dest="store_url", help="sqlite:PATH or redis://HOST:PORT/DB")
+    common.add_argument("--store", dest="store_url", help="sqlite:PATH or a Redis URL (redis://, "
+                        "redis+sentinel://, redis+cluster://; see docs/scaling.md)")
     common.add_argument("--keys-dir", type=Path, default=Path("keys"), help="default ./keys")
     a = cs.add_parser("add", parents=[common], help="register a client")
     a.add_argument("client_id")

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from . import color_enabled
+from . import color_enabled, review
 from .processes import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ TEMPLATES = ROOT / "conformance" / "targets"
 # Our servers in start order, with their profile template. backend4 trusts oauth-proxy, so it starts after it.
 OUR_SERVERS = ("backend", "backend2", "backend3", "oauth-proxy", "backend4")
 TEMPLATE_URLS = {"server": "http://127.0.0.1:9000", "proxy": "http://127.0.0.1:9001"}
-FORMATS = ("text", "json", "junit", "markdown", "html")
+FORMATS = ("text", "json", "junit", "markdown", "html", "sarif")
 
 
 def available_servers() -> list[str]:
@@ -181,16 +181,20 @@ def our_servers(names: list[str]) -> Iterator[OurServers]:
         servers.stop()
 
 
-def list_catalog(catalog, not_applicable, stream=sys.stdout) -> None:
+def list_catalog(catalog, not_applicable, stream=None) -> None:
+    stream = stream or sys.stdout
     width = max(len(s.id) for s in catalog) if catalog else 10
     for s in catalog:
-        stream.write(f"{s.id:<{width}}  {s.applies_to:<20} {s.severity:<8} {', '.join(s.refs)}\n"
+        mark = "slow" if "slow" in s.tags else ""
+        stream.write(f"{s.id:<{width}}  {s.applies_to:<20} {s.severity:<8} {mark:<4} {', '.join(s.refs)}\n"
                      f"{'':<{width}}  {s.summary}\n")
     if not_applicable:
         stream.write("\nNot run (with the reason):\n")
         for k, v in sorted(not_applicable.items()):
             stream.write(f"{k:<{width}}  {v}\n")
-    stream.write(f"\n{len(catalog)} scenarios, {len(not_applicable)} rows not applicable\n")
+    slow = sum("slow" in s.tags for s in catalog)
+    stream.write(f"\n{len(catalog)} scenarios ({slow} marked slow: they run only with --slow), "
+                 f"{len(not_applicable)} rows not applicable\n")
 
 
 def catalog_markdown(catalog, not_applicable) -> str:
@@ -208,8 +212,8 @@ def catalog_markdown(catalog, not_applicable) -> str:
     for family, scenarios in families.items():
         lines += [f"## {family} ({len(scenarios)})", "", "| id | applies to | severity | refs | what it checks |",
                   "|---|---|---|---|---|"]
-        lines += [f"| `{s.id}` | {s.applies_to} | {s.severity} | {cell(', '.join(s.refs))} | {cell(s.summary)} |"
-                  for s in scenarios]
+        lines += [f"| `{s.id}` | {s.applies_to} | {s.severity}{' (slow)' if 'slow' in s.tags else ''} | "
+                  f"{cell(', '.join(s.refs))} | {cell(s.summary)} |" for s in scenarios]
         lines.append("")
     if not_applicable:
         lines += ["## Not run, and why", "", "| row | reason |", "|---|---|"]
@@ -242,6 +246,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: several --format values need --output DIR", file=sys.stderr)
         return 2
     catalog = runner.select(CATALOG, args.only, args.skip, args.severity)
+    accepted = review.load_baseline(args)
     servers = None
     try:
         if args.target:
@@ -260,21 +265,23 @@ def run(args: argparse.Namespace) -> int:
         def unreachable(info) -> None:
             print(f"error: {info.message}", file=sys.stderr)
 
-        report = asyncio.run(runner.run(targets, catalog, jobs=args.jobs, progress=progress,
+        report = asyncio.run(runner.run(targets, catalog, jobs=args.jobs, progress=progress, slow=args.slow,
                                         on_target_error=unreachable))
     finally:
         if servers is not None:
             servers.stop()
     report.fail_on = args.fail_on
+    report, advice = review.review(args, report, accepted)
     color = color_enabled(sys.stdout)
     if args.output:
         written = reporters.write_reports(report, [f for f in formats if f != "text"] or formats, args.output,
-                                          NOT_APPLICABLE)
-        sys.stdout.write(reporters.text(report, color=color, verbose=args.verbose))
+                                          NOT_APPLICABLE, advice=advice, reveal=args.reveal)
+        sys.stdout.write(reporters.text(report, color=color, verbose=args.verbose, advice=advice, reveal=args.reveal))
         for path in written:
             print(f"wrote {path}", file=sys.stderr)
     else:
-        sys.stdout.write(reporters.render(formats[0], report, NOT_APPLICABLE, color=color, verbose=args.verbose))
+        sys.stdout.write(reporters.render(formats[0], report, NOT_APPLICABLE, color=color, verbose=args.verbose,
+                                          advice=advice, reveal=args.reveal))
     return report.exit_code()
 
 
@@ -282,8 +289,9 @@ def register(sub) -> None:
     p = sub.add_parser(
         "conformance", help="replay the attack catalog against servers (ours by default)",
         description="Replay the OAuth 2.0 / JWT attack catalog. Without --target, start all our reference servers "
-                    "on free ports with throwaway keys and data and check them all. Exit codes: 0 every applicable "
-                    "scenario passes, 1 findings, 2 usage/configuration error or unreachable target.")
+                    "on free ports with throwaway keys and data and check them all. Exit codes: 0 no open finding at "
+                    "or above --fail-on and no error, 1 findings (not baselined) or errors, 2 usage/configuration error "
+                    "or unreachable target.")
     p.add_argument("--target", action="append", default=[], metavar="FILE",
                    help="a target profile (TOML); repeatable. Default: our own servers")
     p.add_argument("--only", action="append", default=[], metavar="ID|FAMILY",
@@ -294,11 +302,16 @@ def register(sub) -> None:
                    help="exit 1 when a finding of at least this severity is found: critical|high|medium|low|info|never "
                         "(default low: every vulnerability and every deviation from a MUST; deviations from a SHOULD "
                         "are info). Errors always exit 1")
-    p.add_argument("--list", action="store_true", help="print the catalog (ids, refs, summaries) and exit; with --format markdown as a Markdown page")
+    p.add_argument("--list", action="store_true",
+                   help="print the catalog (ids, refs, summaries) and exit; with --format markdown as a Markdown page")
+    p.add_argument("--slow", action="store_true",
+                   help="also run the scenarios marked slow in --list (they wait up to minutes each); without it they "
+                        "are not-applicable")
     p.add_argument("--jobs", type=int, default=8, metavar="N", help="scenarios run concurrently (default 8)")
     p.add_argument("--format", action="append", choices=FORMATS, metavar="FMT",
-                   help="text|json|junit|markdown|html; repeatable with --output (default text)")
-    p.add_argument("--output", metavar="DIR", help="write the reports (conformance.json, .xml, .md, .html) here")
+                   help="text|json|junit|markdown|html|sarif; repeatable with --output (default text)")
+    p.add_argument("--output", metavar="DIR", help="write the reports (conformance.json, .xml, .md, .html, .sarif) here")
+    review.add_arguments(p)
     p.add_argument("--servers", action="append", metavar="NAME", help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true", help="also list not-applicable scenarios with reasons")
     p.set_defaults(func=run)

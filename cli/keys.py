@@ -37,7 +37,12 @@ def show(args: argparse.Namespace) -> int:
 
 def rotate(args: argparse.Namespace) -> int:
     """Rotate whatever key material the keys directory holds: the HS256 secrets of backend2/backend3 and
-    the RS256 keys of oauth-proxy."""
+    the RS256 keys of oauth-proxy (holding the keys directory's lock, like a starting server)."""
+    with keys.keys_lock(args.keys_dir):
+        return _rotate(args)
+
+
+def _rotate(args: argparse.Namespace) -> int:
     from servers.common import jwks  # RS256 keys of oauth-proxy
 
     rotated = False
@@ -58,6 +63,11 @@ def rotate(args: argparse.Namespace) -> int:
 
 
 def prune(args: argparse.Namespace) -> int:
+    with keys.keys_lock(args.keys_dir):
+        return _prune(args)
+
+
+def _prune(args: argparse.Namespace) -> int:
     from servers.common import jwks
 
     gone = keys.prune_secrets(args.keys_dir, args.max_token_age)

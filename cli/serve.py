@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from servers.common.settings import DEFAULT_PORTS, ConfigError, Settings, env_int
@@ -21,7 +23,8 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--public-url", help="this server's public base URL (default http://HOST:PORT)")
     p.add_argument("--issuer", help="the issuer of this server's tokens (default: the public URL)")
     p.add_argument("--audience", help="this resource's identifier, the aud of its tokens (default: public URL)")
-    p.add_argument("--store", dest="store_url", help="sqlite:PATH (default) or redis://HOST:PORT/DB")
+    p.add_argument("--store", dest="store_url", help="sqlite:PATH (default), redis://HOST:PORT/DB, "
+                   "redis+sentinel://HOST:PORT[,HOST:PORT...]/SERVICE[/DB] or redis+cluster://HOST:PORT[,...]")
     p.add_argument("--upstream-issuer", help="backend4/frontend: the authorization server's issuer URL "
                    "(default http://127.0.0.1:9001)")
     p.add_argument("--jwks-uri", help="backend4: the JWKS URL (default: from the issuer's metadata)")
@@ -67,13 +70,18 @@ def settings_from_args(args: argparse.Namespace, name: str) -> Settings:
 
 
 def check_writable(settings: Settings) -> None:
-    """A read-only or full data directory is a clear start-up error, not a crash on the first login."""
+    """A read-only or full data directory is a clear start-up error, not a crash on the first login.
+    The probe is a file of this process's own (a unique name), so servers starting at the same moment on
+    one directory never remove each other's."""
     for d in (settings.data_dir, settings.keys_dir):
         try:
             d.mkdir(parents=True, exist_ok=True)
-            probe = d / ".write-test"
-            probe.write_text("ok")
-            probe.unlink()
+            fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=d)
+            try:
+                os.write(fd, b"ok")
+            finally:
+                os.close(fd)
+                os.unlink(probe)
         except OSError as exc:
             raise ConfigError(f"{d} is not writable ({exc.strerror or exc}); choose another with "
                               f"--data-dir/--keys-dir or fix its permissions or free space") from exc
@@ -112,6 +120,3 @@ def register(sub) -> None:
     p.add_argument("--no-uvloop", action="store_true", help="serve on asyncio's event loop even if uvloop "
                    "(the [speed] extra) is installed; OAUTHLAB_UVLOOP=0 does the same")
     p.set_defaults(func=run)
-
-
-

@@ -51,8 +51,11 @@ async def _run(args: argparse.Namespace) -> int:
             if await store.get_user(args.username):
                 raise ConfigError(f"user {args.username!r} already exists")
             h = hash_password(_password(args), rounds)
-            await store.add_user(User(args.username, args.full_name or "", args.email or "",
-                                      tuple(args.scopes.split()), False, h))
+            try:
+                await store.add_user(User(args.username, args.full_name or "", args.email or "",
+                                          tuple(args.scopes.split()), False, h))
+            except KeyError:  # created by someone else since the check above
+                raise ConfigError(f"user {args.username!r} already exists") from None
             print(f"added {args.username}")
             return 0
         if await store.get_user(args.username) is None:
@@ -75,7 +78,8 @@ def register(sub) -> None:
     us.required = True
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", type=Path, default=Path(".oauthlab"), help="default ./.oauthlab")
-    common.add_argument("--store", dest="store_url", help="sqlite:PATH or redis://HOST:PORT/DB")
+    common.add_argument("--store", dest="store_url", help="sqlite:PATH or a Redis URL (redis://, "
+                        "redis+sentinel://, redis+cluster://; see docs/scaling.md)")
     pw = argparse.ArgumentParser(add_help=False)
     pw.add_argument("--password-stdin", action="store_true", help="read the password from standard input "
                     "(else $OAUTHLAB_PASSWORD, else a prompt)")

@@ -1,8 +1,8 @@
 """The attack catalog as data: ``CATALOG`` (a plain list of frozen Scenario objects, in catalog order) and
 ``NOT_APPLICABLE`` (catalog rows deliberately left out, with the reason; shown by ``--list`` and the README).
 
-One module per family. Resource-server families are always present; the authorization-server families
-(pkce, redirect, token_endpoint, refresh, hygiene_as) are imported when they exist.
+One module per family; every family listed here must import (a missing or broken one is an error, never a
+catalog that silently shrinks).
 """
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ AS_FAMILIES = ("pkce", "redirect", "token_endpoint", "refresh", "hygiene_as")
 
 
 def _load(name: str):
+    """The family module ``conformance.<name>``; raises (ImportError names it) if it is missing or broken."""
     try:
         return importlib.import_module(f"conformance.{name}")
     except ModuleNotFoundError as exc:
         if exc.name == f"conformance.{name}":
-            return None
+            raise ImportError(f"catalog family {name!r} is missing (conformance/{name}.py)", name=exc.name) from None
         raise
 
 
@@ -28,8 +29,6 @@ def _assemble() -> tuple[list[Scenario], dict[str, str]]:
     not_applicable: dict[str, str] = {}
     for name in RS_FAMILIES + AS_FAMILIES:
         module = _load(name)
-        if module is None:
-            continue
         catalog.extend(getattr(module, "SCENARIOS", []))
         not_applicable.update(getattr(module, "NOT_APPLICABLE", {}))
     ids = [s.id for s in catalog]

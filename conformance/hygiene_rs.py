@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 
 from harness import checks, forge
-from harness.mutations import base_claims, base_header, listener_untouched, plant, rs, signed_or_tampered
+from harness.mutations import base_claims, base_header, listener_untouched, plant, rs, signed_or_tampered, with_rules
 from harness.rskit import RSKit, random_marker
-from harness.scenario import Observation, Probe
+from harness.scenario import Observation, Probe, deviation, vulnerability
+
+DISCLOSURE_RULE = ("RFC 6750 §5.2 / RFC 8725 §3.10: error responses do not disclose token contents or implementation "
+                   "internals (SHOULD)")
 
 LIBRARY_NAMES = re.compile(r"pyjwt|jwt\.exceptions|python-jose|jwcrypto|jsonwebtoken|nimbus|jose4j|golang-jwt|"
                            r"InvalidSignatureError|ExpiredSignatureError|DecodeError|JWTError|JsonWebTokenError|"
@@ -20,10 +23,13 @@ COMMON_CLAIM_NAMES = ("iss", "sub", "aud", "picture", "website", "profile", "jku
 
 
 def _cache_private(obs: Observation) -> list[str]:
+    """RFC 6750 §2.3: "Server success (2XX status) responses to these requests SHOULD contain a Cache-Control header
+    with the private option"."""
     if obs.status is not None and 200 <= obs.status < 300:
         cc = ", ".join(obs.header_values("Cache-Control")).lower()
         if "private" not in cc:
-            return [f"a 2xx to a query-string token lacks Cache-Control: private (got {cc or 'none'!r})"]
+            return [deviation(f"a 2xx to a query-string token lacks Cache-Control: private (got {cc or 'none'!r})",
+                              "SHOULD", 'RFC 6750 §2.3: 2XX responses SHOULD contain Cache-Control "private"')]
     return checks.no_server_error(obs)
 
 
@@ -38,11 +44,14 @@ def _no_reflection(markers: list[str], token: str):
     def check(obs: Observation) -> list[str]:
         problems = checks.no_server_error(obs)
         hay = obs.body + "\n" + "\n".join(f"{k}: {v}" for k, v in obs.headers.items())
-        problems += [f"the response echoes the injected value {m[:24]}…" for m in markers if m in hay]
-        problems += ["the response echoes a segment of the token" for s in segments[:3] if s in hay][:1]
+        # a reflected marker shows the value was processed and echoed (injection surface): a vulnerability
+        problems += [vulnerability(f"the response echoes the injected value {m[:24]}…", rule="RFC 8725 §3.10")
+                     for m in markers if m in hay]
+        problems += [deviation("the response echoes a segment of the token", "SHOULD", DISCLOSURE_RULE)
+                     for s in segments[:3] if s in hay][:1]
         m = LIBRARY_NAMES.search(obs.body)
         if m:
-            problems.append(f"the error body names internals ({m.group(0)!r})")
+            problems.append(deviation(f"the error body names internals ({m.group(0)!r})", "SHOULD", DISCLOSURE_RULE))
         return problems
     return check
 
@@ -96,12 +105,28 @@ def send_injection_payloads(kit: RSKit) -> list[Probe]:
 
 
 SCENARIOS = [
-    rs("hyg-query-cache-private", "A 2xx to a query-string token carries Cache-Control: private.", ("RFC 6750 §2.3",),
-       "low", send_token_in_query, needs=("valid_token",), family="hyg"),
-    rs("hyg-no-reflection", "Error responses never echo token contents, stack traces or library names.",
-       ("RFC 8725 §3.10",), "medium", inject_markers, family="hyg"),
-    rs("hyg-oob-fetch", "URLs planted in headers and claims are never fetched.", ("RFC 8725 §3.10",), "high",
-       plant_listener_urls, needs=("jwt", "listener"), family="hyg", after=listener_untouched("hyg-oob-fetch")),
-    rs("hyg-slow-response", "Injection payloads never make a response take 9 s or more.", ("RFC 8725 §3.10",),
-       "high", send_injection_payloads, family="hyg"),
+    rs(id="hyg-query-cache-private", summary="A 2xx to a query-string token carries Cache-Control: private.",
+       refs=("RFC 6750 §2.3",), severity="low", mutate=send_token_in_query, needs=("valid_token",),
+       family="hyg"),
+    rs(id="hyg-no-reflection", summary="Error responses never echo token contents, stack traces or library "
+       "names.", refs=("RFC 8725 §3.10",), severity="medium", mutate=inject_markers, family="hyg"),
+    rs(id="hyg-oob-fetch", summary="URLs planted in headers and claims are never fetched.",
+       refs=("RFC 8725 §3.10",), severity="high", mutate=plant_listener_urls, needs=("jwt", "listener"),
+       family="hyg", after=listener_untouched("hyg-oob-fetch")),
+    rs(id="hyg-slow-response", summary="Injection payloads never make a response take 9 s or more.",
+       refs=("RFC 8725 §3.10",), severity="high", mutate=send_injection_payloads, family="hyg"),
 ]
+
+# The sentence each expectation rests on, with its keyword (audited against the RFC text).
+RULES = {
+    "hyg-query-cache-private": 'RFC 6750 §2.3: Server success (2XX status) responses to these requests SHOULD '
+                               'contain a Cache-Control header with the "private" option',
+    "hyg-no-reflection": DISCLOSURE_RULE,
+    "hyg-oob-fetch": "RFC 8725 §3.10: blindly following a URL from the token could result in server-side request "
+                     "forgery (SSRF) attacks. Applications SHOULD protect against such attacks (a fetch observed is "
+                     "the attack getting through)",
+    "hyg-slow-response": "RFC 8725 §3.10: Applications should ensure that this does not create SQL or LDAP injection "
+                         "vulnerabilities (SHOULD; a delay as long as the injected sleep is the attack getting "
+                         "through)",
+}
+SCENARIOS = with_rules(SCENARIOS, RULES)

@@ -15,7 +15,7 @@ BODY_EXCERPT = 400
 DOTTED = re.compile(r"[A-Za-z0-9_\-+/=]{8,}(?:\.[A-Za-z0-9_\-+/=]*){1,4}")
 LONG_RUN = re.compile(r"[A-Za-z0-9_\-+/~]{32,}={0,2}")
 SENSITIVE_FIELDS = re.compile(
-    r"((?:password|client_secret|refresh_token|access_token|code_verifier|code|id_token|assertion|secret)"
+    r"((?<![\w-])(?:password|client_secret|refresh_token|access_token|code_verifier|code|id_token|assertion|secret)"
     r"[\"']?\s*[=:]\s*[\"']?)([^&\"',\s}]+)", re.I)
 
 
@@ -52,8 +52,15 @@ def scrub(text: str | None, secrets: Iterable[str] = (), limit: int | None = Non
     return text
 
 
+# Headers whose values are media types and such, never credentials: shortening them only garbles them
+# ("application/x-www-form-urlencoded" looks like a long token).
+PLAIN_HEADERS = frozenset({"content-type", "accept"})
+
+
 def scrub_header(name: str, value: str, secrets: Iterable[str]) -> str:
     low = name.lower()
+    if low in PLAIN_HEADERS:
+        return value
     if low in ("authorization", "proxy-authorization"):
         scheme, _, cred = value.partition(" ")
         if scheme.lower() == "basic":
@@ -66,10 +73,16 @@ def scrub_header(name: str, value: str, secrets: Iterable[str]) -> str:
     return scrub(value, secrets) or ""
 
 
+class Evidence(dict):
+    """The secret-free record (a plain dict to every serialiser), holding on to the raw ``Observation`` so
+    that a local ``--reveal`` reproduction can replay the exact request. Never serialised."""
+    observation: Observation | None = None
+
+
 def evidence(obs: Observation, secrets: Iterable[str] = (), problems: list[str] | None = None) -> dict[str, Any]:
     """A JSON-ready, secret-free record of one request and its response."""
     secrets = list(secrets)
-    return {
+    record = Evidence({
         "label": scrub(obs.label, secrets, 200),
         "request": {
             "method": obs.method,
@@ -89,4 +102,6 @@ def evidence(obs: Observation, secrets: Iterable[str] = (), problems: list[str] 
             "error": obs.error,
         },
         "problems": list(problems or []),
-    }
+    })
+    record.observation = obs
+    return record

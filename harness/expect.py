@@ -40,7 +40,7 @@ def any_of(*checks: Check) -> Check:
         mildest = min(found, key=_worst)
         text = " / or: ".join("; ".join(f) for f in found)
         p = mildest[0]
-        return [Problem(text, impact_of(p), getattr(p, "keyword", "MUST"), getattr(p, "rule", ""))]
+        return [p.relabel(text) if isinstance(p, Problem) else Problem(text)]
     return check
 
 

@@ -1,10 +1,12 @@
 """Primitives the catalog uses to express resource-server scenarios in a few lines each.
 
-``rs(...)`` builds a frozen resource-server Scenario; ``base_claims``/``base_header``/``resign`` give T0
+``rs(id=..., summary=..., refs=..., severity=..., mutate=...)`` builds a frozen resource-server Scenario
+(keyword arguments only, like ``Scenario`` itself); ``base_claims``/``base_header``/``resign`` give T0
 (minted, or decoded from the target-issued valid token) and re-sign a change when the harness can.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Iterable
 
 from . import checks, forge
@@ -12,13 +14,18 @@ from .rskit import RSKit
 from .scenario import Check, NotApplicable, Probe, Scenario
 
 
-def rs(id: str, summary: str, refs: Iterable[str], severity: str, mutate: Callable[[RSKit], list[Probe]],
+def rs(*, id: str, summary: str, refs: Iterable[str], severity: str, mutate: Callable[[RSKit], list[Probe]],
        expect: Check = checks.invalid_token, needs: Iterable[str] = ("jwt",), family: str = "",
        control: bool = False, tags: Iterable[str] = (), after: Callable[[RSKit], list[str]] | None = None,
-       rationale: str = "") -> Scenario:
+       rationale: str = "", rule: str = "") -> Scenario:
     return Scenario(id=id, summary=summary, refs=tuple(refs), applies_to="resource-server", severity=severity,
                     mutate=mutate, expect=expect, needs=frozenset(needs), family=family or id.split("-")[0],
-                    control=control, tags=tuple(tags), after=after, rationale=rationale)
+                    control=control, tags=tuple(tags), after=after, rationale=rationale, rule=rule)
+
+
+def with_rules(scenarios: list[Scenario], rules: dict[str, str]) -> list[Scenario]:
+    """The scenarios, each with the RFC sentence its expectation rests on (``rules[id]``)."""
+    return [replace(s, rule=rules.get(s.id, s.rule)) for s in scenarios]
 
 
 def base_claims(kit: RSKit, **changes: Any) -> dict:

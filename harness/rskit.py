@@ -4,8 +4,10 @@ It knows the target's profile, holds the valid baseline token T0 (minted with th
 obtained with the password grant for ``algorithm = "opaque"``), the target's public keys (for the
 key-confusion attacks), the out-of-band listener, and builds probes from T0 with one thing changed.
 
-T0 (catalog "Conventions"): header ``{"alg": <profile>, "typ": <profile typ or at+jwt>, "kid": <kid>}``,
-claims ``iss sub aud iat exp jti`` + ``scope`` + the profile's extra ``claims`` (RFC 9068 §2.2).
+T0 (catalog "Conventions"): header ``{"alg": <profile>, "typ": <profile typ; else at+jwt for an RFC 9068
+resource server, JWT otherwise>, "kid": <kid>}``, claims ``iss sub aud iat exp jti`` + ``scope`` + the
+profile's extra ``claims`` (RFC 9068 §2.2). ``iss`` and ``aud`` only when the profile names them: a target
+that checks neither gets tokens without them, as its own issuer would mint.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from . import forge
 from .client import send
 from .listener import HostedIssuer, Listener
 from .scenario import Observation, Probe
+from .capabilities import resource_capabilities
 from .targets import ResourceProfile, Target
 
 
@@ -39,28 +42,6 @@ class PublicKey:
     jwk_text: str | None = None
 
 
-def static_capabilities(target: Target) -> set[str]:
-    """What the profile alone says the harness can do against the resource server."""
-    r = target.resource
-    caps: set[str] = set()
-    if r is None:
-        return caps
-    caps.add("resource")
-    caps.add("listener")
-    if r.signing_key is not None:
-        caps.add("mint")
-        caps.add("hmac" if r.hmac else "asymmetric")
-    if r.scoped_endpoint:
-        caps.add("scoped_endpoint")
-    if r.typ:
-        caps.add("typ")
-    if r.scope.strip():
-        caps.add("scope_claim")
-    if r.token_endpoint:
-        caps.add("password_grant")
-    return caps
-
-
 class RSKit:
     def __init__(self, target: Target, session: aiohttp.ClientSession, listener: Listener) -> None:
         assert target.resource is not None
@@ -72,7 +53,7 @@ class RSKit:
         self.narrow_token: str | None = None
         self.public_keys: list[PublicKey] = []
         self.kid: str | None = self.profile.signing_kid
-        self.capabilities: set[str] = static_capabilities(target)
+        self.capabilities: set[str] = resource_capabilities(target.resource)
         self.hosted: HostedIssuer | None = None
         self.notes: list[str] = []
         self.phase = "attacks"  # "before" / "attacks" / "after": set by the runner around the controls
@@ -120,6 +101,19 @@ class RSKit:
                 self.capabilities.add("jwt")
         if self.narrow_token:
             self.capabilities.add("narrow_token")
+        if p.signing_key is not None and not p.issuer:
+            await self._observe_foreign_issuer()
+
+    async def _observe_foreign_issuer(self) -> None:
+        """Without an issuer in the profile, whether the target accepts a token from any issuer is reported as
+        a note (RFC 7519 §4.1.1 leaves iss processing to the application; for an RFC 9068 resource server the
+        issuer MUST match exactly, RFC 9068 §4)."""
+        foreign = "https://other-issuer.example"
+        obs = await send(self.session, "GET", self.target.url(self.profile.endpoint), label="foreign issuer",
+                         headers={"Authorization": f"Bearer {self.mint(self.claims(iss=foreign))}"})
+        if obs.status is not None and 200 <= obs.status < 300:
+            self.notes.append(f"accepts a token with iss={foreign!r} signed by its key: it does not check the "
+                              "issuer (any issuer sharing the key is trusted)")
 
     @staticmethod
     def _is_jwt(token: str) -> bool:
@@ -189,7 +183,8 @@ class RSKit:
     # -- building tokens ---------------------------------------------------------------------------------
     def header(self, drop: tuple[str, ...] = (), **changes: Any) -> dict:
         p = self.profile
-        h: dict[str, Any] = {"alg": p.algorithm if not p.opaque else "RS256", "typ": p.typ or "at+jwt"}
+        h: dict[str, Any] = {"alg": p.algorithm if not p.opaque else "RS256",
+                             "typ": p.required_typ or "JWT"}
         if self.kid:
             h["kid"] = self.kid
         h.update(changes)
@@ -202,6 +197,9 @@ class RSKit:
         now = int(time.time())
         c: dict[str, Any] = {"iss": p.issuer, "sub": p.subject, "aud": p.audience, "iat": now,
                              "exp": now + p.lifetime, "jti": uuid.uuid4().hex}
+        for name in ("iss", "aud"):
+            if c[name] is None:
+                del c[name]
         if p.scope.strip():
             c["scope"] = p.scope
         if p.client_id and "client_id" not in p.claims:

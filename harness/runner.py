@@ -9,7 +9,13 @@
   one at a time, the scenarios tagged ``disruptive`` (brute force and the like).
 - Controls run before AND after the attacks: if a valid token does not work before the attacks, the
   target is broken (or its profile wrong) and its resource-server attacks are reported as ``error``
-  instead of "secure because it rejects everything".
+  instead of "secure because it rejects everything". A failed control never hides an accepted forgery:
+  the signature and key forgeries (families ``sig`` and ``key``) still run, and any that is ACCEPTED is
+  reported as the vulnerability it is; the others stay ``error`` with the reason.
+- Scenarios tagged ``slow`` (they wait minutes) run only when asked (``slow=True``, ``--slow``); otherwise
+  they are ``not-applicable`` with the reason "slow: run with --slow".
+- A target that declares ``rfc9068 = true`` is judged with RFC 9068 §4's stricter keywords
+  (``Problem.strict``: ``invalid_token`` becomes a MUST).
 - Findings carry the severity and secret-free evidence (harness/evidence.py).
 
 ``harness`` never imports ``servers`` or ``conformance``: the caller hands over targets and catalog.
@@ -17,43 +23,27 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 import aiohttp
 
+from . import askit, capabilities
+from .checks import ACCEPTED_RULE
 from .evidence import evidence
 from .listener import Listener
+from .progress import Progress
 from .rskit import RSKit, TargetUnavailable
-from .scenario import NotApplicable, Observation, Problem, Scenario, impact_of
+from .scenario import VERDICTS, NotApplicable, Observation, Problem, Scenario, impact_of
 from .targets import Target
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-VERDICTS = ("pass", "fail", "deviation", "error", "not-applicable")
 MAX_EVIDENCE = 4
-NEED_REASONS = {
-    "resource": "the profile has no [resource] section",
-    "mint": "the harness cannot sign tokens this target trusts (no private_key_file/secret in the profile)",
-    "jwt": "the target's tokens are not JWTs",
-    "valid_token": "no valid token could be obtained",
-    "asymmetric": "the target verifies a symmetric (HS*) algorithm; this attack needs an RS/ES public key",
-    "hmac": "the target verifies an asymmetric algorithm; this control is for HS* targets",
-    "jwks": "the target's public keys are unknown (set jwks_url or private_key_file)",
-    "scoped_endpoint": "the profile names no scoped_endpoint/scoped_scope",
-    "narrow_token": "no token without the scoped scope could be made or obtained",
-    "typ": "the profile does not say which typ the target requires",
-    "scope_claim": "valid tokens carry no scope (the profile's scope is empty)",
-    "listener": "no out-of-band listener",
-    "password_grant": "the profile names no token_endpoint with username/password",
-    "authorization_server": "the profile has no [authorization_server] section",
-    "token_endpoint": "the profile names no token endpoint",
-    "askit": "the authorization-server half of the harness (harness/askit.py) is not installed",
-}
+# Families whose attacks are forgeries of the signature or the key: run even when the control failed, because
+# a target that rejects valid tokens may still ACCEPT a forged one (and that must be reported).
+FORGERY_FAMILIES = ("sig", "key")
 
 
 @dataclass
@@ -154,80 +144,25 @@ def unknown_selectors(catalog: Sequence[Scenario], names: Iterable[str]) -> list
     return [n for n in names if n not in ids and not (n.endswith("*") and any(i.startswith(n[:-1]) for i in ids))]
 
 
-class Progress:
-    """One self-rewriting line on stderr when it is a terminal (nothing otherwise). NO_COLOR respected."""
-
-    def __init__(self, total: int, stream: Any = None, enabled: bool | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.color = self.enabled and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-        self.total, self.done = total, 0
-        self.counts = {"pass": 0, "fail": 0, "error": 0, "not-applicable": 0}
-
-    def add_total(self, n: int) -> None:
-        self.total += n
-
-    def update(self, result: Result) -> None:
-        self.done += 1
-        self.counts[result.verdict] += 1
-        if not self.enabled:
-            return
-        fail = f"{self.counts['fail']} fail"
-        if self.color and self.counts["fail"]:
-            fail = f"\x1b[31m{fail}\x1b[0m"
-        line = (f"\r[{self.done}/{self.total}] {self.counts['pass']} pass, {fail}, {self.counts['error']} error, "
-                f"{self.counts['not-applicable']} n/a  {result.target}: {result.id}")
-        self.stream.write(line[:160].ljust(100))
-        self.stream.flush()
-
-    def finish(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + " " * 120 + "\r")
-            self.stream.flush()
-
-
-ASKIT_IMPORT_ERROR: list[str] = []
-
-
-def _load_askit() -> Any:
-    """harness/askit.py (the authorization-server half) if it is installed and importable. A broken one
-    does not stop the resource-server half: its scenarios become not-applicable with the import error."""
-    try:
-        return importlib.import_module("harness.askit")
-    except ImportError as exc:
-        if exc.name != "harness.askit":
-            ASKIT_IMPORT_ERROR[:] = [f"{type(exc).__name__}: {exc}"]
-        return None
-    except Exception as exc:  # noqa: BLE001 - e.g. a SyntaxError while someone edits it
-        ASKIT_IMPORT_ERROR[:] = [f"{type(exc).__name__}: {exc}"]
-        return None
-
-
 class TargetRun:
     """Everything about one target during a run."""
 
     def __init__(self, target: Target, scenarios: list[Scenario], session: aiohttp.ClientSession,
-                 listener: Listener, sem: asyncio.Semaphore, progress: Progress) -> None:
+                 listener: Listener, sem: asyncio.Semaphore, progress: Progress, slow: bool = False) -> None:
         self.target, self.scenarios, self.session = target, scenarios, session
         self.listener, self.sem, self.progress = listener, sem, progress
         self.info = TargetInfo(target.name, target.kind, target.base_url)
         self.rs: RSKit | None = None
-        self.askit_mod = _load_askit()
         self.as_kit: Any = None
         self.as_kit_error: str | None = None
-        self.caps: set[str] = set()
+        self.caps: set[str] = capabilities.profile_capabilities(target, slow)
+        self.rfc9068 = target.resource is not None and target.resource.rfc9068
         self.secrets = target.secrets()
         self.results: dict[str, Result] = {}
 
     # -- capabilities ------------------------------------------------------------------------------------
     def missing(self, s: Scenario) -> list[str]:
-        needs = set(s.needs)
-        if s.applies_to == "resource-server":
-            needs.add("resource")
-        else:
-            needs.add("askit")
-            needs.add("authorization_server" if s.applies_to == "authorization-server" else "token_endpoint")
-        return sorted(n for n in needs if n not in self.caps)
+        return capabilities.missing(s, self.caps)
 
     async def prepare(self) -> None:
         t = self.target
@@ -236,25 +171,16 @@ class TargetRun:
             await self.rs.prepare()  # TargetUnavailable propagates
             self.caps |= self.rs.capabilities
             self.info.notes += self.rs.notes
-        if t.authorization_server is not None:
-            self.caps.add("authorization_server")
-            self.caps.add("token_endpoint")
-        if t.resource is not None and t.resource.token_endpoint:
-            self.caps.add("token_endpoint")
-            self.caps.add("password_grant")
-        if self.askit_mod is not None:
-            self.caps.add("askit")
-            self.caps |= set(self.askit_mod.capabilities(t))
-            wanted = [s for s in self.scenarios if s.applies_to != "resource-server" and not self.missing(s)]
-            if wanted:
-                try:
-                    self.as_kit = await self.askit_mod.build_kit(t, self.session)
-                except TargetUnavailable:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - reported as the error of those scenarios
-                    if type(exc).__name__ in ("TargetUnavailable", "Unreachable"):
-                        raise TargetUnavailable(str(exc)) from None
-                    self.as_kit_error = f"{type(exc).__name__}: {exc}"
+        wanted = [s for s in self.scenarios if s.applies_to != "resource-server" and not self.missing(s)]
+        if wanted:
+            try:
+                self.as_kit = await askit.build_kit(t, self.session)
+            except TargetUnavailable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported as the error of those scenarios
+                if type(exc).__name__ in ("TargetUnavailable", "Unreachable"):
+                    raise TargetUnavailable(str(exc)) from None
+                self.as_kit_error = f"{type(exc).__name__}: {exc}"
         self.info.capabilities = sorted(self.caps)
 
     # -- executing ----------------------------------------------------------------------------------------
@@ -287,13 +213,16 @@ class TargetRun:
         problems: list[str] = []
         ev: list[dict] = []
         transport_only = True
+        # what got through first (problems and evidence): a vulnerability is never buried under deviations
+        observations.sort(key=lambda o: not any(impact_of(p) == "vulnerability" for p in o[1]))
         for obs, probs in observations:
             if probs:
-                problems += [_problem(p).relabel(f"{obs.label}: {p}") if obs.label else _problem(p) for p in probs]
+                problems += [self.judged(p, s).relabel(f"{obs.label}: {p}") if obs.label else self.judged(p, s)
+                             for p in probs]
                 transport_only &= all(p.startswith("no response") for p in probs)
                 if len(ev) < MAX_EVIDENCE:
                     ev.append(evidence(obs, self.secrets, probs))
-        problems += [_problem(p) for p in after_problems]
+        problems += [self.judged(p, s) for p in after_problems]
         if after_problems:
             transport_only = False
         if not observations and not after_problems and s.applies_to == "resource-server":
@@ -305,11 +234,29 @@ class TargetRun:
         verdict = "fail" if any(impact_of(p) == "vulnerability" for p in problems) else "deviation"
         return verdict, problems, ev, len(observations), ""
 
+    def judged(self, p: str, s: Scenario | None = None) -> Problem:
+        """A check's problem as a ``Problem``: an acceptance without a rule of its own carries the scenario's rule;
+        RFC 9068 §4's stricter keyword applies for targets that declare it."""
+        problem = _problem(p)
+        if s is not None and s.rule and problem.impact == "vulnerability" and problem.rule in ("", ACCEPTED_RULE):
+            problem = Problem(str(problem), problem.impact, problem.keyword, s.rule, problem.strict)
+        return problem.strictly() if self.rfc9068 else problem
+
     async def run_one(self, s: Scenario, phase: str = "") -> Result:
         async with self.sem:
             start = time.monotonic()
             verdict, problems, ev, n, reason = await self.execute(s)
             return Result(s, self.target.name, verdict, problems, ev, reason, n, time.monotonic() - start)
+
+    async def close(self) -> None:
+        """Release what ``prepare`` opened (the resource-server kit, the authorization-server kit)."""
+        if self.rs is not None:
+            await self.rs.close()
+        close = getattr(self.as_kit, "close", None)
+        if close is not None:
+            res = close()
+            if inspect.isawaitable(res):
+                await res
 
     def set_phase(self, phase: str) -> None:
         """Controls can be lighter before the attacks (``kit.phase == "before"``) than after them."""
@@ -325,10 +272,7 @@ class TargetRun:
         for s in self.scenarios:
             missing = self.missing(s)
             if missing:
-                reasons = {**getattr(self.askit_mod, "NEED_REASONS", {}), **NEED_REASONS}
-                reason = "; ".join(reasons.get(m, f"needs {m}") for m in missing)
-                if "askit" in missing and ASKIT_IMPORT_ERROR:
-                    reason += f" (importing it failed: {ASKIT_IMPORT_ERROR[0]})"
+                reason = capabilities.reason(missing[:1] if missing[0] == "slow" else missing)
                 self.record(Result(s, self.target.name, "not-applicable", reason=reason))
             else:
                 applicable.append(s)
@@ -343,15 +287,23 @@ class TargetRun:
             self.progress.update(r)
         broken = [r for r in before if r.verdict != "pass" and r.scenario.applies_to == "resource-server"]
         rs_attacks = [s for s in attacks if s.applies_to == "resource-server"]
+        forgeries: set[str] = set()
         if broken:
             why = (f"the control {broken[0].id} failed before the attacks ({(broken[0].problems or [broken[0].reason])[0]}):"
                    " the target rejects valid tokens or the profile is wrong, so rejections prove nothing")
+            forgeries = {s.id for s in rs_attacks if s.family in FORGERY_FAMILIES}
             for s in rs_attacks:
-                self.record(Result(s, self.target.name, "error", reason=why))
-            attacks = [s for s in attacks if s.applies_to != "resource-server"]
+                if s.id not in forgeries:
+                    self.record(Result(s, self.target.name, "error", reason=why))
+            attacks = [s for s in attacks if s.applies_to != "resource-server" or s.id in forgeries]
 
         async def attack(s: Scenario) -> None:
-            self.record(await self.run_one(s))
+            result = await self.run_one(s)
+            if s.id in forgeries and result.verdict != "fail":
+                # only an ACCEPTED forgery means something when valid tokens are refused
+                result = Result(s, self.target.name, "error", reason=why, probes=result.probes,
+                                duration=result.duration)
+            self.record(result)
 
         self.set_phase("attacks")
         await asyncio.gather(*(attack(s) for s in attacks))
@@ -382,10 +334,10 @@ def _problem(p: str) -> Problem:
 
 
 async def run(targets: Sequence[Target], catalog: Sequence[Scenario], *, jobs: int = 8,
-              progress: Progress | None = None, timeout: float = 10.0,
+              progress: Progress | None = None, timeout: float = 10.0, slow: bool = False,
               on_target_error: Callable[[TargetInfo], None] | None = None) -> RunReport:
     """Run ``catalog`` against every target. Unreachable targets are reported (status "unreachable"), not
-    raised; the others are still run."""
+    raised; the others are still run. Scenarios tagged ``slow`` run only with ``slow=True``."""
     started = time.time()
     t0 = time.monotonic()
     progress = progress or Progress(0, enabled=False)
@@ -395,7 +347,7 @@ async def run(targets: Sequence[Target], catalog: Sequence[Scenario], *, jobs: i
     connector = aiohttp.TCPConnector(limit=max(16, jobs * 4))
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), connector=connector,
                                     cookie_jar=aiohttp.DummyCookieJar())
-    runs = [TargetRun(t, list(catalog), session, listener, sem, progress) for t in targets]
+    runs = [TargetRun(t, list(catalog), session, listener, sem, progress, slow) for t in targets]
     results: list[Result] = []
     try:
         async def one(tr: TargetRun) -> list[Result]:
@@ -409,13 +361,7 @@ async def run(targets: Sequence[Target], catalog: Sequence[Scenario], *, jobs: i
             try:
                 return await tr.run()
             finally:
-                if tr.rs is not None:
-                    await tr.rs.close()
-                close = getattr(tr.as_kit, "close", None)
-                if close is not None:
-                    res = close()
-                    if inspect.isawaitable(res):
-                        await res
+                await tr.close()
 
         for part in await asyncio.gather(*(one(tr) for tr in runs)):
             results += part

@@ -23,7 +23,8 @@ from typing import Any, Callable, Literal
 
 AppliesTo = Literal["resource-server", "authorization-server", "token-endpoint"]
 Severity = Literal["critical", "high", "medium", "low"]
-Verdict = Literal["pass", "fail", "error", "not-applicable"]
+Verdict = Literal["pass", "fail", "deviation", "error", "not-applicable"]
+VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "deviation", "error", "not-applicable")
 
 
 @dataclass(frozen=True)
@@ -82,21 +83,31 @@ class Problem(str):
       low) or ``SHOULD`` (severity info). Never critical.
 
     ``rule`` is the RFC sentence the expectation rests on (``"RFC 6750 §3.1: ... SHOULD ..."``).
+    ``strict`` (optional) is the sentence that makes a SHOULD deviation a MUST for a resource server that
+    declares itself an RFC 9068 one (``rfc9068 = true`` in its profile): RFC 9068 §4 makes the
+    ``invalid_token`` error code mandatory where RFC 6750 §3 only recommends it.
     A plain ``str`` returned by a check counts as a vulnerability.
     """
     impact: Impact
     keyword: Keyword
     rule: str
+    strict: str
 
     def __new__(cls, text: str, impact: Impact = "vulnerability", keyword: Keyword = "MUST",
-                rule: str = "") -> "Problem":
+                rule: str = "", strict: str = "") -> "Problem":
         self = super().__new__(cls, text)
-        self.impact, self.keyword, self.rule = impact, keyword, rule
+        self.impact, self.keyword, self.rule, self.strict = impact, keyword, rule, strict
         return self
 
     def relabel(self, text: str) -> "Problem":
         """The same problem with another text (e.g. prefixed with the probe's label)."""
-        return Problem(text, self.impact, self.keyword, self.rule)
+        return Problem(text, self.impact, self.keyword, self.rule, self.strict)
+
+    def strictly(self) -> "Problem":
+        """This problem as judged for an RFC 9068 resource server (``strict`` applies: a MUST)."""
+        if not self.strict:
+            return self
+        return Problem(str(self), self.impact, "MUST", self.strict)
 
 
 def vulnerability(text: str, rule: str = "") -> Problem:
@@ -104,9 +115,9 @@ def vulnerability(text: str, rule: str = "") -> Problem:
     return Problem(text, "vulnerability", "MUST", rule)
 
 
-def deviation(text: str, keyword: Keyword = "MUST", rule: str = "") -> Problem:
+def deviation(text: str, keyword: Keyword = "MUST", rule: str = "", strict: str = "") -> Problem:
     """Refused, but not as the RFC prescribes; ``keyword`` is the rule's RFC keyword (see ``Problem``)."""
-    return Problem(text, "deviation", keyword, rule)
+    return Problem(text, "deviation", keyword, rule, strict)
 
 
 def impact_of(problem: str) -> Impact:
@@ -121,7 +132,7 @@ Check = Callable[[Observation], list[str]]
 
 @dataclass(frozen=True)
 class Scenario:
-    id: str                         # kebab-case, stable, as in ../shared/catalog.md
+    id: str                         # kebab-case, stable, listed in docs/catalog.md
     summary: str                    # one sentence
     refs: tuple[str, ...]           # ("RFC 7636 §4.6", "RFC 6749 §5.2", "CVE-2022-29217")
     applies_to: AppliesTo
@@ -131,12 +142,16 @@ class Scenario:
     needs: frozenset[str] = frozenset()
     family: str = ""                # "sig", "key", "time", ... (the catalog section)
     control: bool = False           # a positive control: a valid interaction must succeed
-    tags: tuple[str, ...] = field(default=())   # "disruptive": runs last and alone for its target
+    # "disruptive": runs last and alone for its target; "slow": waits minutes, runs only when asked (--slow)
+    tags: tuple[str, ...] = field(default=())
     # Resource-server scenarios: a check run after all probes were sent (e.g. "the out-of-band listener
     # received no request"); returns problems like a Check. ``after(kit) -> list[str]``.
     after: Callable[..., list[str]] | None = None
     # Why this scenario exists, for the reports (one sentence on the attack; optional).
     rationale: str = ""
+    # The RFC sentence the expectation rests on, with its keyword ("RFC 7519 §4.1.4: ... MUST NOT be accepted
+    # for processing"). A vulnerability a check reports without a rule of its own carries this one.
+    rule: str = ""
 
 
 class NotApplicable(Exception):

@@ -1,13 +1,19 @@
 """Target profiles (TOML): what a target is, how the harness gets valid tokens for it, where it lives.
 
-The field names are a public contract (see docs/readme/harness.md)::
+The field names are a public contract (see docs/harness.md)::
 
     name = "backend4"
     kind = "resource-server"                 # or "authorization-server"
     base_url = "http://127.0.0.1:9000"
-    [resource]  endpoint, scoped_endpoint, scoped_scope, issuer, audience, algorithm, typ, subject, scope,
-                lifetime, claims, private_key_file | secret_file | secret_env | hosted_issuer, jwks_url,
+    [resource]  endpoint, scoped_endpoint, scoped_scope, issuer, audience, algorithm, typ, rfc9068, subject,
+                scope, lifetime, leeway, claims, private_key_file | secret_file | secret_env | hosted_issuer, jwks_url,
                 token_endpoint, username, password, client_id
+
+``issuer`` and ``audience`` are optional: minted tokens then carry no ``iss`` / ``aud`` (a FastAPI-tutorial
+style API verifies neither, and PyJWT refuses a token with an ``aud`` it was not told to expect). An issuer is
+a StringOrURI (RFC 7519 §4.1.1), not only a URL. ``rfc9068 = true`` declares an RFC 9068 resource server: the
+RS-side duties of RFC 9068 §4 (typ, iss, aud, exp, signature, the invalid_token error code) are then checked
+as the MUSTs they are. ``secret_file`` reads the common layouts (see ``read_secret_file``).
     [authorization_server]  issuer, client_id, redirect_uri, scope, username, password, username_field,
                 password_field, confidential_client_id, confidential_client_secret(_env)
 
@@ -17,7 +23,6 @@ file paths are resolved against the current directory, like the servers' ``--key
 """
 from __future__ import annotations
 
-import json
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -26,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import forge
+from .keyfiles import SECRET_NAMES, read_secret_file  # noqa: F401 - part of this module's API
 
 KINDS = ("resource-server", "authorization-server")
 JWT_ALGORITHMS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
@@ -48,9 +54,11 @@ class ResourceProfile:
     issuer: str | None = None
     audience: str | None = None
     typ: str | None = None
+    rfc9068: bool = False
     subject: str | None = None
     scope: str = ""
     lifetime: int = 300
+    leeway: int = 300
     claims: dict = field(default_factory=dict)
     private_key_file: str | None = None
     secret_file: str | None = None
@@ -72,6 +80,11 @@ class ResourceProfile:
     @property
     def hmac(self) -> bool:
         return self.algorithm.startswith("HS")
+
+    @property
+    def required_typ(self) -> str | None:
+        """The typ the target requires: the profile's, or at+jwt for an RFC 9068 resource server (RFC 9068 §4)."""
+        return self.typ or ("at+jwt" if self.rfc9068 else None)
 
 
 @dataclass(frozen=True)
@@ -151,11 +164,11 @@ class _Fields:
     def reject_unknown(self) -> None:
         for name in self.data:
             if name not in self.used:
-                raise self.fail(name, "unknown field (check the spelling; see docs/readme/harness.md)")
+                raise self.fail(name, "unknown field (check the spelling; see docs/harness.md)")
 
 
 def _toml_type(name: str) -> str:
-    return {"str": "string", "int": "integer", "dict": "table", "list": "array"}.get(name, name)
+    return {"str": "string", "int": "integer", "dict": "table", "list": "array", "bool": "boolean"}.get(name, name)
 
 
 def _check_url(f: _Fields, name: str, value: str | None) -> None:
@@ -166,32 +179,21 @@ def _check_url(f: _Fields, name: str, value: str | None) -> None:
         raise f.fail(name, f"must be an absolute http(s) URL, got {value!r}")
 
 
+def _check_string_or_uri(f: _Fields, name: str, value: str | None) -> None:
+    """RFC 7519 §2 StringOrURI: any string, but one containing a ':' MUST be a URI."""
+    if value is None:
+        return
+    if not value.strip():
+        raise f.fail(name, "must not be empty")
+    if ":" in value:
+        scheme = value.split(":", 1)[0]
+        if not scheme or not (scheme[0].isalpha() and all(c.isalnum() or c in "+-." for c in scheme)):
+            raise f.fail(name, f"must be a StringOrURI (RFC 7519 §2: a value containing ':' is a URI), got {value!r}")
+
+
 def _check_path(f: _Fields, name: str, value: str | None) -> None:
     if value is not None and not value.startswith("/") and "://" not in value:
         raise f.fail(name, f"must be a path starting with '/' or an absolute URL, got {value!r}")
-
-
-def read_secret_file(path: Path) -> tuple[bytes, str | None]:
-    """The HMAC key of a secret file: our keys/secrets.json (first non-retired entry; the secret string's
-    UTF-8 bytes are the key) or a file holding the raw secret (a trailing newline is not part of it)."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and "hs256" in data:
-        entries = data["hs256"]
-        if not isinstance(entries, list):
-            raise ValueError("'hs256' is not a list")
-        for entry in entries:
-            if isinstance(entry, dict) and entry.get("retired") is None and isinstance(entry.get("secret"), str):
-                return entry["secret"].encode("utf-8"), entry.get("kid")
-        raise ValueError("no current (non-retired) secret in 'hs256'")
-    secret = text[:-1] if text.endswith("\n") else text
-    secret = secret[:-1] if secret.endswith("\r") else secret
-    if not secret:
-        raise ValueError("the file is empty")
-    return secret.encode("utf-8"), None
 
 
 def require_one_key_source(f, given: list[str], allowed: tuple[str, ...], algorithm: str, hint: str = "") -> None:
@@ -219,15 +221,23 @@ def _resource(data: dict, source: Path | None) -> ResourceProfile:
         values[name] = f.get(name)
     values["scope"] = f.get("scope", default="")
     values["lifetime"] = f.get("lifetime", int, default=300)
+    values["leeway"] = f.get("leeway", int, default=300)
+    if not 0 <= values["leeway"] <= 3600:
+        raise f.fail("leeway", "must be between 0 and 3600 seconds (the clock skew the target allows)")
     values["claims"] = dict(f.get("claims", dict, default={}))
-    values["issuer"] = f.get("issuer", required=not opaque and not values["hosted_issuer"])
-    values["audience"] = f.get("audience", required=not opaque)
+    values["rfc9068"] = f.get("rfc9068", bool, default=False)
+    values["issuer"] = f.get("issuer")
+    values["audience"] = f.get("audience")
     values["subject"] = f.get("subject", required=not opaque)
     if values["lifetime"] <= 0:
         raise f.fail("lifetime", "must be a positive number of seconds")
-    for name in ("issuer", "audience", "jwks_url"):
-        if name != "audience":
-            _check_url(f, name, values[name])
+    _check_string_or_uri(f, "issuer", values["issuer"])
+    _check_string_or_uri(f, "audience", values["audience"])
+    _check_url(f, "jwks_url", values["jwks_url"])
+    if values["rfc9068"] and not opaque and not values["hosted_issuer"]:
+        for name in ("issuer", "audience"):
+            if not values[name]:
+                raise f.fail(name, "missing: rfc9068 = true needs it (RFC 9068 §2.2: every token carries iss and aud)")
     _check_path(f, "scoped_endpoint", values["scoped_endpoint"])
     _check_path(f, "token_endpoint", values["token_endpoint"])
     if bool(values["scoped_endpoint"]) != bool(values["scoped_scope"]):

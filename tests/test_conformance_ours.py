@@ -17,7 +17,8 @@ RS_FAMILIES = ["sig", "key", "time", "claims", "aud", "iss", "typ", "scope", "fm
 
 @pytest.mark.slow
 def test_our_resource_servers_pass_the_whole_rs_catalog(tmp_path):
-    """Every applicable RS scenario passes on backend2, backend3, backend4; controls ran; exit code 0."""
+    """Every applicable RS scenario passes on backend2, backend3, backend4 (no vulnerability, no deviation, not
+    even an informational one); controls ran; exit code 0."""
     cmd = [sys.executable, str(ROOT / "run.py"), "conformance", "--output", str(tmp_path),
            "--format", "json", "--format", "junit", "--format", "markdown"]
     for name in ("backend2", "backend3", "oauth-proxy", "backend4"):
@@ -27,7 +28,7 @@ def test_our_resource_servers_pass_the_whole_rs_catalog(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=ROOT)
     report = json.loads((tmp_path / "conformance.json").read_text())
     bad = [(x["target"], x["id"], x["problems"][:2] or x["reason"]) for x in report["results"]
-           if x["verdict"] in ("fail", "error")]
+           if x["verdict"] in ("fail", "deviation", "error")]
     assert bad == [] and r.returncode == 0, (bad, r.stderr[-2000:])
     by = {(x["target"], x["id"]): x["verdict"] for x in report["results"]}
     assert by[("backend2", "sig-valid-hs256-control")] == "pass"

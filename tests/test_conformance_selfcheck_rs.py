@@ -1,4 +1,4 @@
-"""Self-check of the resource-server catalog: each deliberately vulnerable server (tests/vulnerable_rs.py)
+"""Self-check of the resource-server catalog: each deliberately vulnerable server (tests/support/vulnerable_rs.py)
 is caught by exactly the scenarios meant to catch it, and nothing else; the same server without flaws gets
 zero findings (so the catalog neither misses a flaw nor cries wolf)."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from harness import forge, runner
 from harness.targets import profile_from_dict
 
 from .conftest import free_port
-from .vulnerable_rs import RSFlaws, create_rs, profile
+from .support.vulnerable_rs import RSFlaws, create_rs, profile
 
 RS_CATALOG = [s for s in CATALOG if s.applies_to == "resource-server"]
 
@@ -81,21 +81,41 @@ async def test_each_flaw_is_caught_by_exactly_its_scenarios(case, tmp_path):
         assert report.exit_code() == 0
 
 
-async def test_controls_turn_rejections_into_errors_when_valid_tokens_fail(tmp_path):
-    """A server that rejects everything is reported broken (control failed, attacks 'error'), not secure."""
+async def _run_with_wrong_secret(flaws: RSFlaws, tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     key_file = tmp_path / "secrets.json"
     key_file.write_text(json.dumps({"hs256": [{"kid": "k1", "secret": "x" * 64, "created": 0, "retired": None}]}))
     # the server trusts another secret: every valid token of the profile is rejected
-    server = TestServer(create_rs(RSFlaws(), b"y" * 64, "k1", base), host="127.0.0.1", port=port)
+    server = TestServer(create_rs(flaws, b"y" * 64, "k1", base), host="127.0.0.1", port=port)
     await server.start_server()
     try:
-        report = await runner.run([profile_from_dict(profile(base, str(key_file), "HS256"))], RS_CATALOG, jobs=8)
+        return await runner.run([profile_from_dict(profile(base, str(key_file), "HS256"))], RS_CATALOG, jobs=8)
     finally:
         await server.close()
+
+
+async def test_controls_turn_rejections_into_errors_when_valid_tokens_fail(tmp_path):
+    """A server that rejects everything is reported broken (control refused, attacks 'error'), not secure."""
+    report = await _run_with_wrong_secret(RSFlaws(), tmp_path)
     by_id = {r.id: r for r in report.results}
-    assert by_id["sig-valid-hs256-control"].verdict == "fail"
+    assert by_id["sig-valid-hs256-control"].verdict == "deviation"
+    assert "a valid request was refused" in by_id["sig-valid-hs256-control"].problems[0]
     assert by_id["sig-alg-none"].verdict == "error"
     assert "control" in by_id["sig-alg-none"].reason
+    assert by_id["time-exp-past"].verdict == "error"
     assert report.exit_code() == 1
+
+
+async def test_a_failed_control_never_hides_an_accepted_forgery(tmp_path):
+    """RFC 7518 §3.6: an Unsecured JWS MUST NOT be accepted as valid. A server that refuses valid tokens but
+    accepts alg none is vulnerable: the forgery is reported as a failure, the other attacks stay errors."""
+    report = await _run_with_wrong_secret(RSFlaws(alg_none=True), tmp_path)
+    by_id = {r.id: r for r in report.results}
+    assert by_id["sig-valid-hs256-control"].verdict == "deviation"
+    assert by_id["sig-alg-none"].verdict == "fail"
+    assert by_id["sig-alg-none"].problems[0].impact == "vulnerability"
+    assert by_id["sig-alg-none"].severity == "critical"
+    assert by_id["sig-null-signature"].verdict == "error"
+    assert "control" in by_id["sig-null-signature"].reason
+    assert by_id["aud-mismatch"].verdict == "error"

@@ -1,4 +1,4 @@
-"""Faults (issue 5 item 4): a down or frozen Redis, a read-only or full data/keys directory, a store that
+"""Faults: a down or frozen Redis, a read-only or full data/keys directory, a store that
 cannot be opened, and a server restarted mid-flow. Real servers in subprocesses (``run.py serve``), a
 real redis-server, real read-only and full filesystems (a private mount namespace when running as root,
 where file modes do not stop writes)."""
@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from servers.common.errors import TemporarilyUnavailable
-from servers.common.redis_store import RedisStore
+from servers.common.store.redis import RedisStore
 
 from .conftest import ROOT, free_port, live_server
-from .redis_util import RedisServer, unique_prefix
+from .support.redis_util import RedisServer, assert_temporarily_unavailable, unique_prefix
 
 HANG_LIMIT = 10  # seconds: an answer slower than this counts as a hang (the store's timeouts are ~1 s)
 
@@ -53,17 +53,10 @@ def login(base: str, username: str = "johndoe", password: str = "secret") -> str
     return body["access_token"]
 
 
-def assert_temporarily_unavailable(status, headers, body) -> None:
-    assert status == 503, (status, body)
-    assert body["error"] == "temporarily_unavailable"
-    assert int(headers["Retry-After"]) >= 1
-    assert headers["Content-Type"].startswith("application/json")
-
-
 # -- Redis down ---------------------------------------------------------------------------------------
 def test_redis_down_is_503_temporarily_unavailable_and_the_server_recovers_by_itself(tmp_path):
-    """Issue 5: "Redis down -> ... answers 503 with a JSON error (never a 500 or a hang) and recovers by
-    itself when Redis returns". RFC 6749 §5.2 / §4.1.2.1 temporarily_unavailable; nothing is lost: the
+    """Redis down: the server answers 503 with a JSON error (never a 500 or a hang) and recovers by itself
+    when Redis returns. RFC 6749 §5.2 / §4.1.2.1 temporarily_unavailable; nothing is lost: the
     token issued before the outage still works after it (Redis restarted from its append-only file)."""
     with RedisServer(tmp_path / "redis", persist=True) as redis_srv, \
             live_server("backend", tmp_path, "--store", redis_srv.url) as base:
@@ -165,15 +158,14 @@ def unwritable_mount(directory: Path, how: str) -> list[str]:
 
 @pytest.mark.parametrize("which", ["data", "keys"])
 def test_read_only_directory_is_a_one_line_startup_error_exit_2(tmp_path, which):
-    """Issue 5: "a full disk or read-only data directory gives a clear startup error": one line naming
-    the directory, exit code 2 (configuration error), no traceback, no server."""
+    """A full disk or read-only data directory is a clear start-up error: one line naming the directory, exit code 2 (configuration error), no traceback, no server."""
     target = tmp_path / which
     proc = serve_once(tmp_path, wrap=unwritable_mount(target, "ro"))
     assert_one_line_config_error(proc, str(target), "not writable")
 
 
 def test_full_data_directory_is_a_one_line_startup_error_exit_2(tmp_path):
-    """Issue 5: a full disk under the data directory is the same clear start-up error (ENOSPC)."""
+    """A full disk under the data directory is the same clear start-up error (ENOSPC)."""
     target = tmp_path / "data"
     proc = serve_once(tmp_path, wrap=unwritable_mount(target, "full"))
     assert_one_line_config_error(proc, str(target), "not writable")
@@ -203,7 +195,7 @@ def test_redis_password_never_appears_in_errors(tmp_path):
 # -- restart mid-flow ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["backend", "backend2"])
 def test_restart_mid_flow_loses_no_token_or_user_sqlite(tmp_path, name):
-    """Issue 5: "a server restarted mid-flow loses no refresh token, client or user". backend's opaque
+    """A server restarted mid-flow loses no refresh token, client or user. backend's opaque
     tokens live in SQLite, backend2's HS256 secret in keys/: both survive a restart on the same dirs, and
     a user disabled before the restart stays disabled."""
     port = free_port()

@@ -1,4 +1,4 @@
-"""Faults on oauth-proxy (issue 5 item 4): Redis down -> 503 JSON and recovery by itself; a proxy restarted
+"""Faults on oauth-proxy: Redis down -> 503 JSON and recovery by itself; a proxy restarted
 mid-flow (between login and code redemption, between two refreshes) loses no code, refresh token, client
 or user, on SQLite and on Redis. Real proxies (``run.py serve oauth-proxy``) and a real redis-server."""
 from __future__ import annotations
@@ -9,15 +9,8 @@ import pytest
 from servers.common import pkce
 
 from .conftest import free_port, live_server
-from .redis_util import RedisServer
-from .test_faults import assert_temporarily_unavailable
-from .test_proxy_redis import code_via, m2m_auth, redeem, refresh
-
-
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        yield session
+from .support.proxy_flow import code_via, http_fixture, m2m_auth, redeem, refresh  # noqa: F401
+from .support.redis_util import RedisServer, assert_temporarily_unavailable
 
 
 async def answer(resp: aiohttp.ClientResponse) -> tuple[int, dict, dict]:
@@ -35,8 +28,8 @@ async def client_credentials(http, base: str, tmp_path) -> tuple[int, dict]:
 
 
 async def test_proxy_answers_503_while_redis_is_down_and_recovers_by_itself(tmp_path, http):
-    """Issue 5: "Redis down -> the proxy answers 503 with a JSON error (never a 500 or a hang) and recovers
-    by itself when Redis returns" (RFC 6749 §5.2 temporarily_unavailable). A refresh attempted during the
+    """Redis down: the proxy answers 503 with a JSON error (never a 500 or a hang) and recovers by itself
+    when Redis returns (RFC 6749 §5.2 temporarily_unavailable). A refresh attempted during the
     outage does not burn the refresh token: it works once Redis is back."""
     with RedisServer(tmp_path / "redis", persist=True) as redis_srv, \
             live_server("oauth-proxy", tmp_path, "--store", redis_srv.url) as base:
@@ -66,8 +59,8 @@ async def test_proxy_answers_503_while_redis_is_down_and_recovers_by_itself(tmp_
 
 @pytest.mark.parametrize("store", ["sqlite", "redis"])
 async def test_proxy_restarted_mid_flow_loses_no_code_refresh_token_client_or_user(tmp_path, http, store):
-    """Issue 5: "a server restarted mid-flow loses no refresh token, client or user (SQLite and Redis
-    both)": a code obtained before the restart is redeemed after it; a refresh token issued before it
+    """A server restarted mid-flow loses no refresh token, client or user (SQLite and Redis both): a code
+    obtained before the restart is redeemed after it; a refresh token issued before it
     rotates after it; the m2m client's secret and johndoe's password still work."""
     with RedisServer(tmp_path / "redis") as redis_srv:
         args = ("--store", redis_srv.url) if store == "redis" else ()

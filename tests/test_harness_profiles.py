@@ -51,8 +51,54 @@ def test_raw_secret_file_drops_only_the_trailing_newline(tmp_path):
 def test_missing_required_field_names_it(tmp_path):
     """A missing field is one line naming section.field."""
     data = hs_profile(tmp_path)
+    del data["resource"]["subject"]
+    assert "resource.subject: missing" in refused(data)
+
+
+def test_issuer_and_audience_are_optional_and_minted_tokens_then_carry_none(tmp_path):
+    """A target that checks neither (a FastAPI-tutorial app) gets tokens without iss and aud."""
+    from harness.rskit import RSKit
+    data = hs_profile(tmp_path)
+    del data["resource"]["issuer"], data["resource"]["audience"]
+    t = profile_from_dict(data)
+    assert t.resource.issuer is None and t.resource.audience is None
+    claims = RSKit(t, None, None).claims()  # type: ignore[arg-type]
+    assert "iss" not in claims and "aud" not in claims and claims["sub"] == "johndoe"
+    assert RSKit(t, None, None).header()["typ"] == "JWT"  # type: ignore[arg-type]
+
+
+def test_rfc9068_target_needs_issuer_and_audience(tmp_path):
+    """RFC 9068 §2.2: every access token carries iss and aud, so an RFC 9068 profile names both."""
+    data = hs_profile(tmp_path, rfc9068=True)
     del data["resource"]["audience"]
-    assert "resource.audience: missing" in refused(data)
+    assert "resource.audience: missing: rfc9068 = true needs it" in refused(data)
+    assert "resource.rfc9068: must be of type boolean" in refused(hs_profile(tmp_path, rfc9068="yes"))
+
+
+def test_issuer_is_a_string_or_uri(tmp_path):
+    """RFC 7519 §4.1.1 / §2: iss is a StringOrURI: any string, and a value with ':' must be a URI."""
+    assert profile_from_dict(hs_profile(tmp_path, issuer="urn:example:issuer")).resource.issuer == "urn:example:issuer"
+    assert profile_from_dict(hs_profile(tmp_path, issuer="my-issuer")).resource.issuer == "my-issuer"
+    assert "resource.issuer: must be a StringOrURI" in refused(hs_profile(tmp_path, issuer="1:2"))
+
+
+@pytest.mark.parametrize("layout", [{"SECRET_KEY": SECRET}, {"secret": SECRET}, {"JWT_SECRET": SECRET},
+                                    {"key": SECRET}])
+def test_common_json_secret_layouts_are_read(tmp_path, layout):
+    """A FastAPI-tutorial style {"SECRET_KEY": ...} and the other usual layouts hold the HMAC secret."""
+    f = tmp_path / "secrets.json"
+    f.write_text(json.dumps(layout))
+    assert read_secret_file(f) == (SECRET.encode(), None)
+    assert profile_from_dict(hs_profile(tmp_path, secret_file=str(f))).resource.signing_key == SECRET.encode()
+
+
+def test_json_secret_file_without_a_secret_is_one_line_error(tmp_path):
+    """JSON that holds no secret under a known name is refused, never read as a raw secret."""
+    f = tmp_path / "other.json"
+    f.write_text(json.dumps({"database": "x", "debug": True}))
+    message = refused(hs_profile(tmp_path, secret_file=str(f)))
+    assert message.startswith(f"resource.secret_file: {f} is not readable as a secret (a JSON object without")
+    assert "keys: database, debug" in message
 
 
 def test_contradictory_key_sources_are_refused(tmp_path):
@@ -140,6 +186,19 @@ def test_cli_bad_profile_is_one_line_and_exit_2(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "resource.algorithm" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_cli_json_secret_without_secret_exits_2(tmp_path):
+    """run.py conformance with a secret_file in an unknown JSON layout: exit 2, one line."""
+    f = tmp_path / "s.json"
+    f.write_text('{"token": 1}')
+    p = tmp_path / "t.toml"
+    p.write_text(f'name = "x"\nkind = "resource-server"\nbase_url = "http://127.0.0.1:1"\n[resource]\n'
+                 f'endpoint = "/me"\nalgorithm = "HS256"\nsubject = "u"\nsecret_file = "{f}"\n')
+    r = subprocess.run([sys.executable, str(ROOT / "run.py"), "conformance", "--target", str(p)],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "resource.secret_file" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_cli_unreachable_target_is_one_line_and_exit_2(tmp_path):

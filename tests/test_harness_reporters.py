@@ -10,14 +10,10 @@ from harness.evidence import evidence, scrub, shorten
 from harness.runner import Result, RunReport, TargetInfo
 from harness.scenario import Observation, Scenario
 
+from .support.scenarios import scenario
+
 TOKEN = "eyJhbGciOiJIUzI1NiJ9." + "eyJzdWIiOiJqb2huZG9lIn0" * 10 + ".c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl"
 SECRET = "s3cr3t-value-that-must-never-appear"
-
-
-def scenario(id: str, control: bool = False) -> Scenario:
-    return Scenario(id=id, summary=f"summary of {id}", refs=("RFC 9068 §4",), applies_to="resource-server",
-                    severity="critical", mutate=lambda kit: [], expect=checks.invalid_token, family=id.split("-")[0],
-                    control=control)
 
 
 def sample_report() -> RunReport:
@@ -56,12 +52,15 @@ def test_json_schema_is_stable():
     d = json.loads(reporters.to_json(sample_report(), {"sig-jwe-x": "reason"}))
     assert d["schema_version"] == 2
     assert set(d) >= {"tool", "started", "duration_s", "jobs", "exit_code", "summary", "targets", "results",
-                      "not_applicable_rows"}
+                      "findings", "baseline", "not_applicable_rows"}
     assert d["summary"] == {"pass": 1, "fail": 1, "deviation": 0, "error": 1, "not-applicable": 1}
     assert d["exit_code"] == 1
+    assert d["findings"] == [{"target": "demo", "id": "sig-alg-none", "verdict": "fail", "severity": "critical",
+                              "accepted": False}]
     r = d["results"][0]
     assert set(r) == {"target", "id", "family", "summary", "refs", "applies_to", "severity", "rated_severity",
-                      "control", "verdict", "reason", "problems", "evidence", "probes", "duration_ms"}
+                      "control", "verdict", "reason", "problems", "evidence", "probes", "duration_ms", "advice",
+                      "repro", "accepted"}
     assert set(r["evidence"][0]) == {"label", "request", "response", "problems"}
     assert set(r["evidence"][0]["response"]) == {"status", "headers", "body_excerpt", "elapsed_ms", "error"}
 
@@ -92,3 +91,77 @@ def test_html_is_one_file_with_summary_first():
     html = reporters.to_html(sample_report(), {})
     assert html.startswith("<!doctype html>") and "<script" not in html and "<link" not in html
     assert html.index("Findings need attention") < html.index("sig-alg-none")
+
+
+def graded_report() -> RunReport:
+    """Findings of every weight, out of order: a low vulnerability, a SHOULD deviation, a critical one, a
+    MUST deviation, a high one; plus a pass and an error."""
+    from harness.scenario import deviation, vulnerability
+
+    def sc(id: str, severity: str) -> Scenario:
+        return Scenario(id=id, summary=f"summary of {id}", refs=("RFC 6750 §3.1",), applies_to="resource-server",
+                        severity=severity, mutate=lambda kit: [], expect=checks.invalid_token, family=id.split("-")[0])
+    rule = "RFC 6750 §3.1: the resource server SHOULD respond with the HTTP 401 status code"
+    results = [Result(sc("bearer-low", "low"), "demo", "fail", [vulnerability("served", rule="RFC 6750 §2.2: x")]),
+               Result(sc("bearer-should", "medium"), "demo", "deviation", [deviation("400 not 401", "SHOULD", rule)]),
+               Result(sc("sig-crit", "critical"), "demo", "fail", [vulnerability("accepted")]),
+               Result(sc("bearer-must", "high"), "demo", "deviation", [deviation("no challenge", "MUST", rule)]),
+               Result(sc("aud-high", "high"), "demo", "fail", [vulnerability("accepted")]),
+               Result(sc("sig-ok", "critical"), "demo", "pass"),
+               Result(sc("time-err", "high"), "demo", "error", reason="RuntimeError: boom")]
+    return RunReport(results, [TargetInfo("demo", "resource-server", "http://127.0.0.1:1")], 1.7e9, 1.0, 1)
+
+
+ADVICE = {"sig-crit": {"impact": "anyone can mint tokens", "remediation": "pin algorithms",
+                       "hints": ['PyJWT: algorithms=["RS256"]']},
+          "bearer-must": {"impact": "tokens leak", "remediation": "refuse them",
+                          "deviation": {"impact": "refused with the wrong answer", "remediation": "answer 401"}}}
+
+
+def test_findings_are_sorted_by_severity_vulnerabilities_before_deviations():
+    """critical, high, low (the vulnerability before the MUST deviation), then the SHOULD deviation (info)."""
+    from harness.report.findings import collect
+    order = [f.result.id for f in collect(graded_report())]
+    assert order == ["sig-crit", "aud-high", "bearer-low", "bearer-must", "bearer-should"]
+
+
+def test_every_human_format_opens_with_the_findings_in_that_order():
+    """Text, Markdown and HTML list the findings (with the advice given) before the checklist of passes."""
+    report = graded_report()
+    for fmt, checklist in (("text", "== Checklist"), ("markdown", "## Checklist"), ("html", "<h2>Checklist</h2>")):
+        out = reporters.render(fmt, report, advice=ADVICE)
+        positions = [out.index(i) for i in ("sig-crit", "aud-high", "bearer-low", "bearer-must", "bearer-should")]
+        assert positions == sorted(positions) and positions[-1] < out.index(checklist), fmt
+        assert out.index("anyone can mint tokens") < out.index(checklist), fmt
+        assert 'PyJWT: algorithms=[' in out.replace("&quot;", '"'), fmt
+        assert "RFC 6750 §3.1: the resource server SHOULD respond" in out, fmt
+        assert out.index("time-err") > positions[-1], fmt  # errors are listed apart, after the findings
+
+
+def test_text_headline_counts_open_findings_by_severity():
+    """The first line says how many findings of which weight need attention."""
+    out = reporters.render("text", graded_report())
+    assert "== Findings: 5 open finding(s): 1 critical, 1 high, 2 low, 1 info." in out
+
+
+def test_media_type_headers_are_shown_whole():
+    """Content-Type and Accept carry no credential: the evidence (and its curl command) keeps them intact."""
+    from harness import repro
+    obs = Observation(label="token", method="POST", url="http://127.0.0.1:1/token",
+                      request_headers={"Content-Type": "application/x-www-form-urlencoded",
+                                       "Authorization": f"Bearer {TOKEN}"},
+                      request_body=f"grant_type=authorization_code&code={'c' * 43}", status=400,
+                      headers={"Content-Type": "application/json"}, body="{}")
+    ev = evidence(obs)
+    assert ev["request"]["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+    command = repro.curl(ev)
+    assert "-H 'Content-Type: application/x-www-form-urlencoded'" in command and TOKEN not in command
+    assert f"Bearer {TOKEN}" in repro.curl(ev, reveal=True) and "c" * 43 in repro.curl(ev, reveal=True)
+
+
+def test_a_deviation_carries_the_advice_about_the_answer_not_the_attack():
+    """A refused attack is not described as if it had got through: a deviation's impact and fix are its own."""
+    from harness.report.findings import collect
+    by_id = {f.result.id: f for f in collect(graded_report(), ADVICE)}
+    assert by_id["bearer-must"].advice == {"impact": "refused with the wrong answer", "remediation": "answer 401"}
+    assert by_id["sig-crit"].advice["impact"] == "anyone can mint tokens"

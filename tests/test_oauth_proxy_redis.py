@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from servers.oauth_proxy import create_app
-from tests.redis_util import RedisServer
 from tests.support.proxy import get_code, proxy_settings, redeem
+from tests.support.redis_util import RedisServer
 
 pytestmark = pytest.mark.redis
 

@@ -1,4 +1,4 @@
-"""Several oauth-proxy instances on one Redis (issue 5 item 2): two real proxies (``run.py serve
+"""Several oauth-proxy instances on one Redis: two real proxies (``run.py serve
 oauth-proxy --store redis://...``, same keys directory, same public URL as behind a load balancer) and one
 real throwaway redis-server. Every request below is sent to a chosen instance; the instances share
 nothing but Redis and the keys directory.
@@ -12,130 +12,21 @@ nothing but Redis and the keys directory.
 from __future__ import annotations
 
 import asyncio
-import base64
-import re
-from contextlib import ExitStack
-from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 import pytest
 
 from servers.common import pkce
 
-from .conftest import free_port, live_server
-from .redis_util import RedisServer
-
-FRONTEND_CB = "http://127.0.0.1:8080/callback"  # the seeded public client's registered redirect URI
+from .support.proxy_flow import (code_via, http_fixture, introspect, login_form, proxies_fixture,  # noqa: F401
+                                 redeem, refresh, start_authorization, submit_login)
+from .support.redis_util import RedisServer
 
 
 @pytest.fixture
-def redis_srv(tmp_path):
+def store_url(tmp_path):
     """A fresh redis-server per test: proxies use the default key prefix, so tests must not share one."""
     with RedisServer(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-def proxies(tmp_path, redis_srv):
-    """Two oauth-proxy instances (A, B) on one Redis and one keys directory, one public URL. Each has a
-    data directory of its own, so Redis is the only state they share (besides the keys)."""
-    public = f"http://127.0.0.1:{free_port()}"  # the load balancer's address; nothing listens there
-    args = ("--store", redis_srv.url, "--public-url", public, "--keys-dir", str(tmp_path / "keys"))
-    with ExitStack() as stack:
-        dirs = [tmp_path / "a", tmp_path / "b"]
-        for d in dirs:
-            d.mkdir()
-        a = stack.enter_context(live_server("oauth-proxy", dirs[0], *args))  # A seeds clients and keys
-        b = stack.enter_context(live_server("oauth-proxy", dirs[1], *args))
-        yield a, b
-        for d in dirs:  # nothing went to a local SQLite store
-            assert not list(d.glob("data/*.sqlite3"))
-
-
-@pytest.fixture
-async def http():
-    # One browser: cookies are per host (both instances are 127.0.0.1, as behind one load balancer).
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        yield session
-
-
-def path_of(location: str) -> str:
-    p = urlsplit(location)
-    return p.path + ("?" + p.query if p.query else "")
-
-
-def query_of(location: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-
-
-async def start_authorization(http, base: str, verifier: str, state: str = "st-1",
-                              expect_login: bool = True) -> str:
-    """GET /authorize at ``base``; returns the path of the login page it sends the browser to (or, with
-    ``expect_login=False``, wherever it sends it)."""
-    params = {"response_type": "code", "client_id": "frontend", "redirect_uri": FRONTEND_CB,
-              "code_challenge": pkce.s256(verifier), "code_challenge_method": "S256", "state": state,
-              "scope": "me items"}
-    async with http.get(base + "/authorize", params=params, allow_redirects=False) as resp:
-        assert resp.status == 302, await resp.text()
-        location = resp.headers["Location"]
-    if not expect_login:
-        return location
-    assert "/login?" in location, location
-    return path_of(location)
-
-
-async def login_form(http, base: str, login_path: str) -> dict[str, str]:
-    async with http.get(base + login_path, allow_redirects=False) as resp:
-        assert resp.status == 200, await resp.text()
-        page = await resp.text()
-    return {"request": re.search(r'name="request" value="([^"]+)"', page).group(1),
-            "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)}
-
-
-async def submit_login(http, base: str, form: dict, password: str = "secret"):
-    data = {**form, "username": "johndoe", "password": password}
-    return await http.post(base + "/login", data=data, allow_redirects=False)
-
-
-async def code_via(http, authorize_at: str, form_at: str, submit_at: str, verifier: str) -> str:
-    """Authorize at one instance, load the login form from another, submit it at a third. A browser
-    that already has a login session gets its code from /authorize at once."""
-    location = await start_authorization(http, authorize_at, verifier, expect_login=False)
-    if location.startswith(FRONTEND_CB + "?"):
-        got = query_of(location)
-    else:
-        form = await login_form(http, form_at, path_of(location))
-        async with await submit_login(http, submit_at, form) as resp:
-            assert resp.status == 303, await resp.text()
-            got = query_of(resp.headers["Location"])
-    assert got["state"] == "st-1" and got["code"]
-    return got["code"]
-
-
-async def token_request(http, base: str, **form) -> tuple[int, dict]:
-    async with http.post(base + "/token", data=form) as resp:
-        assert resp.headers["Cache-Control"] == "no-store"
-        return resp.status, await resp.json()
-
-
-async def redeem(http, base: str, code: str, verifier: str) -> tuple[int, dict]:
-    return await token_request(http, base, grant_type="authorization_code", code=code, code_verifier=verifier,
-                               client_id="frontend", redirect_uri=FRONTEND_CB)
-
-
-async def refresh(http, base: str, rt: str) -> tuple[int, dict]:
-    return await token_request(http, base, grant_type="refresh_token", refresh_token=rt, client_id="frontend")
-
-
-def m2m_auth(tmp_path) -> dict[str, str]:
-    secret = (tmp_path / "keys" / "client-secret-m2m").read_text().strip()
-    return {"Authorization": "Basic " + base64.b64encode(f"m2m:{secret}".encode()).decode()}
-
-
-async def introspect(http, base: str, token: str, tmp_path) -> dict:
-    async with http.post(base + "/introspect", data={"token": token}, headers=m2m_auth(tmp_path)) as resp:
-        assert resp.status == 200, await resp.text()
-        return await resp.json()
+        yield server.url
 
 
 # -- codes ------------------------------------------------------------------------------------------------

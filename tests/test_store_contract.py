@@ -1,5 +1,6 @@
 """The Store protocol's contract, checked on every implementation: the embedded SQLite store and the
-Redis store (against a real throwaway redis-server, see tests/redis_util.py). Whatever a server keeps in
+Redis store on one redis-server, on a Sentinel-managed master (every write confirmed by a replica) and on
+a Redis Cluster of three masters (real throwaway processes, see tests/support/). Whatever a server keeps in
 its store (opaque tokens, authorization codes, refresh-token families, throttling counters, users) relies
 on these rules, whichever backend an operator picks."""
 from __future__ import annotations
@@ -7,18 +8,19 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from servers.common.errors import TooManyRequests
-from servers.common.redis_store import RedisStore
+from servers.common.store.redis import RedisStore
 from servers.common.store import SQLiteStore, User, open_store
 from servers.common.throttle import Throttle
 
-from .redis_util import RedisServer, redis_server, unique_prefix  # noqa: F401 - fixture
+from .support.redis_sets import redis_cluster_fixture, redis_sentinel_fixture  # noqa: F401 - fixtures
+from .support.redis_util import RedisServer, redis_server_fixture, unique_prefix  # noqa: F401 - fixture
 
-BACKENDS = ["sqlite", "redis"]
+BACKENDS = ["sqlite", "redis", "redis-sentinel", "redis-cluster"]
+REDIS_FIXTURES = {"redis": "redis_server", "redis-sentinel": "redis_sentinel", "redis-cluster": "redis_cluster"}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -31,8 +33,8 @@ def open_instance(backend, tmp_path, request):
     """A factory of store instances over ONE shared backing store (one SQLite file, or one Redis with one
     key prefix): each call is like another server process opening the same store."""
     opened = []
-    if backend == "redis":
-        server = request.getfixturevalue("redis_server")
+    if backend in REDIS_FIXTURES:
+        server = request.getfixturevalue(REDIS_FIXTURES[backend])
         prefix = unique_prefix()
 
         def make():
@@ -305,15 +307,6 @@ async def test_redis_store_loses_nothing_when_redis_crashes_and_restarts(tmp_pat
             await s2.close()
 
 
-def test_open_store_selects_the_backend_from_the_url(tmp_path: Path):
-    """--store: default SQLite under the data directory, sqlite:PATH, redis:// and unix:// URLs."""
-    assert isinstance(open_store(tmp_path), SQLiteStore)
-    s = open_store(tmp_path, f"sqlite:{tmp_path / 'x.db'}")
-    assert isinstance(s, SQLiteStore) and s.path == tmp_path / "x.db"
-    assert isinstance(open_store(tmp_path, "redis://127.0.0.1:1/0"), RedisStore)
-    assert isinstance(open_store(tmp_path, f"unix://{tmp_path}/redis.sock"), RedisStore)
-
-
 async def test_redis_store_leaves_nothing_behind_once_entries_expire(redis_server):
     """Namespaces such as ``family:<id>`` come and go: once their entries expire, no key of theirs (value
     or index) may stay in Redis, or a long-running proxy would leak memory."""
@@ -326,7 +319,7 @@ async def test_redis_store_leaves_nothing_behind_once_entries_expire(redis_serve
         await s.put("forever", "short", {"v": 2}, ttl=0.1)
         assert await s.redis.keys(s.prefix + "*")
         await asyncio.sleep(1.6)  # the index outlives its last entry by at most one second
-        assert await s.redis.keys(s.prefix + "*kvidx:12:family:abc") == []
+        assert await s.redis.keys(s.prefix + "{ns:12:family:abc}*") == []
         left = sorted(await s.redis.keys(s.prefix + "*"))
         assert left == sorted([s._kv("forever", "k"), s._kvidx("forever")])
         assert await s.redis.pttl(s._kvidx("forever")) == -1  # a persistent entry keeps its index

@@ -31,14 +31,19 @@ DEFAULT_USERS = (
 
 
 async def seed_users(store: Store, rounds: int) -> bool:
-    """Create the default users once, on the first start of a new store (never again after that)."""
+    """Create the default users once, on the first start of a new store (never again after that).
+    Servers starting at the same moment on one store may all get here: ``add_user`` creates a user only
+    if absent, so one of them creates each user and the others find it there."""
     if await store.get_meta("seeded"):
         return False
     for user, password in DEFAULT_USERS:
         if await store.get_user(user.username) is None:
             h = await hash_password_async(password, rounds)
-            await store.add_user(User(user.username, user.full_name, user.email, user.scopes,
-                                      user.disabled, h))
+            try:
+                await store.add_user(User(user.username, user.full_name, user.email, user.scopes,
+                                          user.disabled, h))
+            except KeyError:  # another server created it in the meantime: that one stays
+                pass
     await store.set_meta("seeded", "1")
     return True
 

@@ -11,14 +11,21 @@ tutorial's ``openssl rand -hex 32`` value works unchanged. ``OAUTHLAB_HS256_SECR
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
+import functools
 import hashlib
 import json
 import logging
 import os
 import secrets
+import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .settings import ConfigError
 
@@ -26,6 +33,8 @@ log = logging.getLogger("oauthlab.keys")
 SECRETS_FILE = "secrets.json"
 ENV_SECRET = "OAUTHLAB_HS256_SECRET"
 MIN_SECRET_BYTES = 32
+LOCK_FILE = ".lock"  # held (flock) while key material is created; never removed
+T = TypeVar("T")
 
 
 def secret_kid(secret: str) -> str:
@@ -51,12 +60,83 @@ class HSKeys:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a file readable by its owner only (0600), created with that mode (no window of exposure)."""
+    """Write a file readable by its owner only (0600), created with that mode (no window of exposure).
+    The file is written under a unique temporary name and renamed into place, so a reader (another
+    server starting at the same moment) sees the old content or the new one, never half of it."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(path, 0o600)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+_thread_locks: dict[str, threading.RLock] = {}  # per lock file: this process's threads queue here
+_depth: dict[str, int] = {}  # per lock file: how deeply the thread holding it has entered
+_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def keys_lock(keys_dir: Path) -> Iterator[None]:
+    """Exclusive across processes (and threads) for one keys directory: whoever creates key material
+    holds it, and everyone else waits, then reads the one winner's file. Re-entrant in a thread."""
+    directory = Path(keys_dir)
+    name = str((directory / LOCK_FILE).resolve())
+    with _guard:
+        thread_lock = _thread_locks.setdefault(name, threading.RLock())
+    with thread_lock:
+        if _depth.get(name, 0):  # this thread holds it already
+            _depth[name] += 1
+            try:
+                yield
+            finally:
+                _depth[name] -= 1
+            return
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ConfigError(f"{directory} is not writable ({exc.strerror or exc}); choose another with "
+                              f"--keys-dir or fix its permissions") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # other processes queue here
+            _depth[name] = 1
+            try:
+                yield
+            finally:
+                _depth[name] = 0
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def locked(function: Callable[..., T]) -> Callable[..., T]:
+    """Run ``function(keys_dir, ...)`` holding ``keys_lock(keys_dir)``."""
+    @functools.wraps(function)
+    def wrapper(keys_dir: Path, *args: Any, **kwargs: Any) -> T:
+        with keys_lock(keys_dir):
+            return function(keys_dir, *args, **kwargs)
+    return wrapper
+
+
+def read_or_create_private(path: Path, make: Callable[[], str]) -> str:
+    """The content of the private file ``path``; if there is none, ``make()`` written there first. Of
+    several processes doing this at once, one writes and all of them return what it wrote."""
+    path = Path(path)
+    with keys_lock(path.parent):
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            value = make()
+            write_private(path, value + "\n")
+            return value
 
 
 def secrets_path(keys_dir: Path) -> Path:
@@ -86,6 +166,7 @@ def new_secret_entry() -> dict:
     return {"kid": secret_kid(secret), "secret": secret, "created": int(time.time()), "retired": None}
 
 
+@locked
 def generate_secret(keys_dir: Path, force: bool = False) -> tuple[Path, bool]:
     """Create keys/secrets.json if missing (or replace it with --force). Returns (path, created)."""
     path = secrets_path(keys_dir)
@@ -96,6 +177,7 @@ def generate_secret(keys_dir: Path, force: bool = False) -> tuple[Path, bool]:
     return path, True
 
 
+@locked
 def rotate_secret(keys_dir: Path) -> dict:
     """Add a new signing secret; the previous ones stay valid for verification until pruned."""
     entries = read_secrets(keys_dir)
@@ -108,6 +190,7 @@ def rotate_secret(keys_dir: Path) -> dict:
     return new
 
 
+@locked
 def prune_secrets(keys_dir: Path, max_token_age: int) -> list[str]:
     """Drop secrets retired longer ago than the longest token lifetime (plus leeway). Returns their kids."""
     entries = read_secrets(keys_dir)

@@ -33,7 +33,7 @@ from urllib.parse import unquote_plus, urlsplit
 from aiohttp import web
 
 from servers.common.errors import InvalidClient, InvalidRequest
-from servers.common.keys import write_private
+from servers.common.keys import read_or_create_private
 from servers.common.settings import ConfigError, Settings
 from servers.common.store import Store
 
@@ -144,8 +144,7 @@ async def seed_clients(store: Store, keys_dir: Path) -> bool:
     """Register frontend, backend4-docs and m2m once, on the first start of a store."""
     if await store.get_meta("clients-seeded"):
         return False
-    secret = new_secret()
-    write_private(secret_file(keys_dir, "m2m"), secret + "\n")
+    secret = read_or_create_private(secret_file(keys_dir, "m2m"), new_secret)  # one secret for all
     for client in seeded_clients(secret_digest(secret)):
         if await store.get(NS, client.client_id) is None:
             await store.put(NS, client.client_id, client.to_record())

@@ -33,7 +33,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ..keys import write_private
+from ..keys import locked, write_private
 from ..settings import ConfigError
 from .jwk import public_jwk, thumbprint
 
@@ -83,6 +83,7 @@ def _add_new_key(keys_dir: Path) -> dict:
     return {"kid": kid, "file": name, "created": int(time.time()), "retired": None}
 
 
+@locked  # servers starting at once on one keys directory: one creates the key, all use it
 def ensure_keys(keys_dir: Path) -> dict:
     """The index, creating a first RSA-2048 key (mode 0600) if there is none. Returns the index."""
     index = read_index(keys_dir)

@@ -128,8 +128,9 @@ def create_rs(flaws: RSFlaws, key: Any, kid: str, audience: str) -> web.Applicat
 def profile(base_url: str, key_file: str, algorithm: str) -> dict:
     """The TOML-equivalent profile of a vulnerable server (the key file holds its secret or private key)."""
     res = {"endpoint": "/users/me", "scoped_endpoint": "/users/me/items", "scoped_scope": "items",
-           "issuer": ISSUER, "audience": base_url, "algorithm": algorithm, "typ": "at+jwt", "subject": SUBJECT,
-           "scope": SCOPE, "lifetime": 300, "claims": {"client_id": "frontend"}}
+           "issuer": ISSUER, "audience": base_url, "algorithm": algorithm, "typ": "at+jwt", "rfc9068": True,
+           "subject": SUBJECT,
+           "scope": SCOPE, "lifetime": 300, "leeway": 30, "claims": {"client_id": "frontend"}}
     res["secret_file" if algorithm == "HS256" else "private_key_file"] = key_file
     return {"name": "vulnerable-rs", "kind": "resource-server", "base_url": base_url, "resource": res}
 

@@ -1,64 +1,23 @@
-"""Storage: a small async protocol (users, key/value with expiry and consume-once, event counters) and
-its embedded SQLite implementation. A Redis implementation (servers.common.redis_store) serves several
-oauth-proxy instances at once.
+"""The embedded store: the ``Store`` protocol (store/base.py) on one SQLite file under the data directory
+(WAL journal), shared by every server process started on that directory.
 
-Rules the implementations keep:
-- ``consume`` is atomic: of two concurrent callers for the same key, exactly one gets the value
-  (authorization codes, RFC 6749 §4.1.2 "MUST NOT be used more than once").
-- expired entries are never returned.
-- everything survives a restart (SQLite file under the data directory, WAL journal).
+Any number of processes may open a new file at the same moment: the schema is created with
+``CREATE ... IF NOT EXISTS`` inside one ``BEGIN IMMEDIATE`` transaction, every connection waits for the
+file's lock (busy timeout) instead of failing, and switching the journal to WAL is retried while another
+process holds the file.
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sqlite3
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from .settings import ConfigError
-
-
-@dataclass(frozen=True)
-class User:
-    username: str
-    full_name: str = ""
-    email: str = ""
-    scopes: tuple[str, ...] = ()
-    disabled: bool = False
-    password_hash: str = field(default="", repr=False)
-
-    def public(self) -> dict[str, Any]:
-        """What an API may show: never the password hash."""
-        return {"username": self.username, "full_name": self.full_name, "email": self.email,
-                "disabled": self.disabled}
-
-    @functools.cached_property
-    def public_json(self) -> bytes:
-        """``public()`` serialised once per (cached) user record: /users/me is the hot path."""
-        return json.dumps(self.public()).encode()
-
-
-class Store(Protocol):
-    async def get_user(self, username: str) -> User | None: ...
-    async def add_user(self, user: User) -> None: ...
-    async def update_user(self, username: str, **changes: Any) -> User | None: ...
-    async def list_users(self) -> list[User]: ...
-    async def put(self, ns: str, key: str, value: dict, ttl: float | None = None) -> None: ...
-    async def get(self, ns: str, key: str) -> dict | None: ...
-    async def consume(self, ns: str, key: str) -> dict | None: ...
-    async def delete(self, ns: str, key: str) -> bool: ...
-    async def list(self, ns: str) -> list[tuple[str, dict]]: ...
-    async def add_event(self, key: str, window: float) -> None: ...
-    async def events(self, key: str, window: float) -> list[float]: ...
-    async def clear_events(self, key: str) -> None: ...
-    async def get_meta(self, key: str) -> str | None: ...
-    async def set_meta(self, key: str, value: str) -> None: ...
-    async def close(self) -> None: ...
-
+from ..settings import ConfigError
+from .base import User
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -82,6 +41,35 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+BUSY_TIMEOUT = 10.0  # seconds a statement waits for another process's lock on the file
+
+
+def create_schema(db: sqlite3.Connection) -> None:
+    """The tables, created once whoever comes first: one immediate transaction, so that concurrent
+    openers queue on the write lock and each finds either nothing or the whole schema."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in filter(str.strip, SCHEMA.split(";")):
+            db.execute(statement)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _while_busy(step, deadline: float = BUSY_TIMEOUT):
+    """Run ``step``; while another process holds the file ("database is locked"), try again."""
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            contended = "locked" in str(exc) or "busy" in str(exc)
+            if not contended or time.monotonic() > end:
+                raise
+            time.sleep(0.02)
+
+
 def _row_to_user(row: sqlite3.Row | tuple) -> User:
     username, full_name, email, scopes, disabled, password_hash = row
     return User(username, full_name, email, tuple(scopes.split()), bool(disabled), password_hash)
@@ -96,10 +84,10 @@ class SQLiteStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
-                                      timeout=5.0)
-            self.db.execute("PRAGMA journal_mode=WAL")
+                                      timeout=BUSY_TIMEOUT)
+            _while_busy(lambda: self.db.execute("PRAGMA journal_mode=WAL"))
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
+            _while_busy(lambda: create_schema(self.db))
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the data store {self.path}: {exc} "
                               f"(check that the data directory exists and is writable)") from exc
@@ -236,20 +224,3 @@ class SQLiteStore:
 
     async def close(self) -> None:
         self.db.close()
-
-
-def open_store(data_dir: Path, store_url: str | None = None, name: str = "oauthlab") -> Store:
-    """SQLite under ``data_dir`` by default; ``redis://...`` selects the shared Redis store."""
-    if store_url and store_url.startswith(("redis://", "rediss://", "unix://")):
-        from .redis_store import RedisStore  # imported lazily: only oauth-proxy deployments need it
-        return RedisStore(store_url)
-    if store_url and not store_url.startswith("sqlite:"):
-        raise ConfigError(f"--store must be sqlite:PATH or redis://HOST:PORT/DB, got {store_url!r}")
-    path = Path(store_url[len("sqlite:"):]) if store_url else Path(data_dir) / f"{name}.sqlite3"
-    return SQLiteStore(path)
-
-
-def user_to_dict(user: User) -> dict[str, Any]:
-    d = asdict(user)
-    d["scopes"] = list(user.scopes)
-    return d

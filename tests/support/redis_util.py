@@ -1,11 +1,16 @@
-"""A real, throwaway ``redis-server`` for tests (Debian's package; no mock).
+"""Real, throwaway Redis processes for tests (Debian's redis-server, redis-sentinel, redis-cli; no mock),
+on free 127.0.0.1 ports with their files in a temporary directory, killed at the end.
 
-- ``RedisServer(tmp_dir)``: one server on a free 127.0.0.1 port, its files in ``tmp_dir``. By default it
-  persists nothing (``--save "" --appendonly no``); ``persist=True`` turns on the append-only file with
-  ``appendfsync always`` so that even a SIGKILL loses no acknowledged write (restart tests).
-  ``start()``, ``stop()`` (SIGTERM), ``kill()`` (SIGKILL, a crash), ``restart()``; ``url`` for the store.
-- ``redis_server``: a session-scoped fixture (import it into a test module or conftest) sharing one server.
-- ``require_redis_server()``: the redis-server binary, or skip - unless ``OAUTHLAB_REQUIRE_REDIS=1`` (CI),
+- ``RedisServer(tmp_dir)``: one server. By default it persists nothing (``--save "" --appendonly no``);
+  ``persist=True`` turns on the append-only file with ``appendfsync always`` so that even a SIGKILL loses
+  no acknowledged write (restart tests). ``start()``, ``stop()`` (SIGTERM), ``kill()`` (SIGKILL, a crash),
+  ``restart()``; ``url`` for the store.
+- ``SentinelSet(tmp_dir)``: a master, a replica and a sentinel monitoring them (redis_sets.py).
+- ``ClusterSet(tmp_dir)``: a Redis Cluster of three masters (redis_sets.py).
+- ``assert_temporarily_unavailable(status, headers, body)``: the 503 a client sees while Redis is down.
+- ``redis_server_fixture``: a session-scoped fixture (``redis_server``, import it into a test module)
+  sharing one server.
+- ``require(binary)``: the path of a Redis binary, or skip - unless ``OAUTHLAB_REQUIRE_REDIS=1`` (CI),
   where a missing binary fails the test instead.
 """
 from __future__ import annotations
@@ -24,15 +29,20 @@ import pytest
 from tests.conftest import free_port
 
 
-def require_redis_server() -> str:
-    """The path of redis-server, or skip (or fail when OAUTHLAB_REQUIRE_REDIS=1)."""
-    path = shutil.which("redis-server")
+def require(binary: str = "redis-server") -> str:
+    """The path of a Redis binary, or skip (or fail when OAUTHLAB_REQUIRE_REDIS=1)."""
+    path = shutil.which(binary)
     if path:
         return path
-    msg = "redis-server is not installed (apt-get install redis-server)"
+    package = {"redis-cli": "redis-tools"}.get(binary, binary)
+    msg = f"{binary} is not installed (apt-get install {package})"
     if os.environ.get("OAUTHLAB_REQUIRE_REDIS") == "1":
         pytest.fail(msg + " and OAUTHLAB_REQUIRE_REDIS=1", pytrace=False)
     pytest.skip(msg)
+
+
+def require_redis_server() -> str:
+    return require("redis-server")
 
 
 def _ping(port: int, timeout: float = 0.5) -> bool:
@@ -46,7 +56,7 @@ def _ping(port: int, timeout: float = 0.5) -> bool:
 
 class RedisServer:
     def __init__(self, directory: Path, *, port: int | None = None, persist: bool = False,
-                 unix_socket: bool = False) -> None:
+                 unix_socket: bool = False, extra: tuple[str, ...] = ()) -> None:
         self.binary = require_redis_server()
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -54,6 +64,7 @@ class RedisServer:
         self.persist = persist
         # A unix socket instead of TCP (the port is still used, only to check readiness, on 127.0.0.1).
         self.socket = self.dir / "redis.sock" if unix_socket else None
+        self.extra = tuple(extra)
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -72,9 +83,9 @@ class RedisServer:
             cmd += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             cmd += ["--appendonly", "no"]
-        return cmd
+        return cmd + list(self.extra)
 
-    def start(self, timeout: float = 10.0) -> "RedisServer":
+    def start(self, timeout: float = 10.0) -> RedisServer:
         if self.running:
             return self
         self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -114,19 +125,19 @@ class RedisServer:
         """A crash (SIGKILL): only what was already written to disk survives."""
         self._end(signal.SIGKILL)
 
-    def restart(self) -> "RedisServer":
+    def restart(self) -> RedisServer:
         self.stop()
         return self.start()
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> RedisServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.kill()
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
+@pytest.fixture(name="redis_server", scope="session")
+def redis_server_fixture(tmp_path_factory):
     """One throwaway redis-server for the whole session (nothing persisted); killed at the end."""
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
@@ -134,6 +145,15 @@ def redis_server(tmp_path_factory):
         yield server
     finally:
         server.kill()
+
+
+def assert_temporarily_unavailable(status, headers, body) -> None:
+    """What a client must see while the store's Redis cannot serve: 503 JSON temporarily_unavailable
+    with Retry-After (RFC 6749 §5.2), never a 500."""
+    assert status == 503, (status, body)
+    assert body["error"] == "temporarily_unavailable"
+    assert int(headers["Retry-After"]) >= 1
+    assert headers["Content-Type"].startswith("application/json")
 
 
 def unique_prefix() -> str:
