@@ -113,8 +113,9 @@ def bench_extra() -> list[str]:
 
 
 def ensure_python_peer() -> None:
-    """FastAPI and uvicorn for the tutorial app: installed from PyPI (the ``[bench]`` extra) if missing."""
-    if all(importlib.util.find_spec(m) for m in ("fastapi", "multipart", "uvicorn")):
+    """FastAPI, uvicorn and pwdlib for the tutorial app: installed from PyPI (the ``[bench]`` extra) if
+    missing."""
+    if all(importlib.util.find_spec(m) for m in ("fastapi", "multipart", "uvicorn", "pwdlib", "argon2")):
         return
     print("installing the [bench] extra (FastAPI, uvicorn) ...", file=sys.stderr, flush=True)
     done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *bench_extra()],
