@@ -1,4 +1,4 @@
-"""backend4 benchmark (issue 3): GET /users/me with a valid RS256 token from oauth-proxy against GET /health of
+"""backend4 benchmark: GET /users/me with a valid RS256 token from oauth-proxy against GET /health of
 the same backend4, loaded from a second process (wrk if installed, else the Python load generator).
 
     python bench/bench_backend4.py [--seconds 4] [--rounds 3] [--connections 32] [--python-load]

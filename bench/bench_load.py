@@ -1,4 +1,4 @@
-"""Sustained load on every server from a second process (issue 5 item 5): 64 connections, 30 s each by
+"""Sustained load on every server from a second process: 64 connections, 30 s each by
 default, 127.0.0.1 only. Each server gets a mix of valid and invalid requests; the report says, per kind
 of request, how many got the expected status, how many did not, socket errors, and the server's RSS
 before and after (memory must stay flat).

@@ -1,4 +1,4 @@
-"""Password-server benchmark (issue 2): backend2 GET /users/me with a valid HS256 token against GET /health
+"""Password-server benchmark: backend2 GET /users/me with a valid HS256 token against GET /health
 of the same server, and /health latency while 8 logins (bcrypt, cost 12) run concurrently.
 
     python bench/bench_password.py [--seconds 5] [--connections 32]

@@ -1,71 +1,261 @@
-"""backend2 against the FastAPI security tutorial (bench/peers/fastapi_tutorial.py, uvicorn): the same
-request, GET /users/me with a valid HS256 token, from a second process, one after the other in one run.
+"""Our servers against their peers, measured the way the peers are measured: paired and interleaved.
 
-    pip install -e ".[bench]" && python run.py bench peers
+Every server (ours and the peers) is pinned to CPU 0 (``taskset -c 0``), the load generator to CPU 1:
+``wrk -t1 -c32`` for GETs, a wrk Lua POST with 16 connections for tokens. In each round every target is
+loaded once, ours and its peer back to back (the order reverses every other round); a row's result is the
+median of its per-round ratios, printed with their spread (min-max) and the absolute medians. On a shared
+machine absolute rates move from round to round; the paired ratio is what means something.
 
-Target: backend2 >= 1.5x the tutorial's requests/s.
+    python run.py bench peers [--rounds 5] [--duration 5] [--rows ID,...] [--format json] [--no-uvloop]
+
+The peers are set up from the registries when missing: the FastAPI tutorial app (pyproject's [bench]
+extra, pip) and node oidc-provider 8.8 + a jose resource server (``npm ci`` in bench/peers/node).
+Exit 0 when every goal is met, 1 when one is not (or a request failed), 2 when the machine cannot run it.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
-import subprocess
+import secrets
+import statistics
 import sys
+import tempfile
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.loadgen import ROOT, free_port, load, password_token, server, wait_http  # noqa: E402
+from bench import pinned
+from bench.loadgen import ROOT, free_port, m2m_basic, password_token, process_cpu, run_wrk
+
+AUDIENCE = "http://127.0.0.1:9000"  # the resource both resource servers are, and the proxy's default
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+CC_BODY = "grant_type=client_credentials&scope=me"
+GET_CONNECTIONS, POST_CONNECTIONS = 32, 16
 
 
-def fastapi_token(base: str) -> str:
-    req = urllib.request.Request(base + "/token", data=b"username=johndoe&password=secret", method="POST",
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)["access_token"]
+@dataclass(frozen=True)
+class Row:
+    id: str
+    measure: str
+    ours: str
+    theirs: str
+    goal: float
 
 
-def measure(seconds: int, connections: int) -> dict:
-    try:
-        import fastapi  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError:
-        raise SystemExit("the peer needs the bench extra: pip install -e \".[bench]\"")
-    results = {}
-    with server("backend2") as (base, _, _p):
-        token = password_token(base)
-        load(base + "/users/me", {"Authorization": f"Bearer {token}"}, seconds=1, connections=connections)
-        results["backend2"] = load(base + "/users/me", {"Authorization": f"Bearer {token}"}, seconds=seconds,
-                                   connections=connections)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "peers" / "fastapi_tutorial.py"), str(port),
-                             os.urandom(32).hex()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+ROWS = (
+    Row("backend2-fastapi", "backend2 /users/me vs the FastAPI tutorial app", "backend2", "fastapi", 2.5),
+    Row("backend4-jose", "backend4 /users/me (cached proxy token) vs node jose resource server", "backend4-me",
+        "jose", 1.3),
+    Row("backend4-health", "backend4 /users/me vs its own /health", "backend4-me", "backend4-health", 0.95),
+    Row("proxy-oidc", "oauth-proxy client_credentials tokens/s vs node oidc-provider 8.8", "proxy-token",
+        "oidc-token", 1.3),
+    Row("proxy-rsa", "oauth-proxy client_credentials tokens/s vs bare RSA-2048 signing", "proxy-token",
+        "rsa-sign", 0.75),
+)
+# Measurement order within a round: each row's two targets are neighbours.
+ORDER = ("backend2", "fastapi", "backend4-me", "jose", "backend4-health", "proxy-token", "oidc-token",
+         "rsa-sign")
+LABELS = {"backend2": "backend2 GET /users/me", "fastapi": "FastAPI tutorial GET /users/me/",
+          "backend4-me": "backend4 GET /users/me", "jose": "node jose RS GET /users/me",
+          "backend4-health": "backend4 GET /health", "proxy-token": "oauth-proxy POST /token",
+          "oidc-token": "oidc-provider POST /token", "rsa-sign": "RSA-2048 signatures"}
+
+
+@dataclass
+class Sample:
+    rate: float  # requests (or signatures) per second
+    cpu_us: float  # the server's own CPU time (user + system) per request, microseconds
+    errors: int
+
+
+Target = Callable[[float], Sample]
+
+
+def wrk_target(proc, url: str, headers: dict, connections: int, **post) -> Target:
+    """Load ``url`` with wrk on the load CPU; the server's CPU time is read around the run."""
+    def run(seconds: float) -> Sample:
+        before = process_cpu(proc.pid)
+        r = run_wrk(url, headers, seconds, connections, cpu=pinned.LOAD_CPU, prefix=tuple(pinned.priority_prefix()),
+                    **post)
+        after = process_cpu(proc.pid)
+        cpu_us = (after - before) / r.requests * 1e6 if r.requests and None not in (before, after) else math.nan
+        return Sample(r.rps, cpu_us, r.errors)
+    return run
+
+
+def get_target(proc, url: str, headers: dict | None = None) -> Target:
+    return wrk_target(proc, url, headers or {}, GET_CONNECTIONS)
+
+
+def token_target(proc, url: str, authorization: str) -> Target:
+    return wrk_target(proc, url, {"Authorization": authorization, **FORM}, POST_CONNECTIONS, method="POST",
+                      data=CC_BODY)
+
+
+def check_ok(url: str, headers: dict) -> None:
+    """The request really succeeds before it is measured."""
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+        if r.status != 200:
+            raise pinned.SetupError(f"{url} answered {r.status}")
+
+
+def start_targets(stack: contextlib.ExitStack, needed: set[str], workdir: Path, env: dict) -> dict[str, Target]:
+    """Start the servers the needed targets use; return target name -> measuring function."""
+    targets: dict[str, Target] = {}
+    quick = {**env, "OAUTHLAB_BCRYPT_ROUNDS": "4"}  # only the token fetch at set-up logs in
+    if "backend2" in needed:
+        base, proc = stack.enter_context(pinned.our_server("backend2", workdir, env=quick))
+        auth = {"Authorization": f"Bearer {password_token(base)}"}
+        check_ok(base + "/users/me", auth)
+        targets["backend2"] = get_target(proc, base + "/users/me", auth)
+    if "fastapi" in needed:
+        pinned.ensure_python_peer()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
-        wait_http(base + "/health")
-        token = fastapi_token(base)
-        load(base + "/users/me/", {"Authorization": f"Bearer {token}"}, seconds=1, connections=connections)
-        results["fastapi"] = load(base + "/users/me/", {"Authorization": f"Bearer {token}"}, seconds=seconds,
-                                  connections=connections)
-    finally:
-        proc.terminate()
-        proc.wait(5)
-    return results
+        cmd = [sys.executable, str(ROOT / "bench" / "peers" / "fastapi_tutorial.py"), str(port),
+               secrets.token_hex(32)]
+        proc = stack.enter_context(pinned.run_pinned("fastapi", cmd, base + "/health", workdir))
+        token = pinned.json_post(base + "/token", "username=johndoe&password=secret", FORM)["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        check_ok(base + "/users/me/", auth)
+        targets["fastapi"] = get_target(proc, base + "/users/me/", auth)
+    if needed & {"backend4-me", "backend4-health", "jose", "proxy-token"}:
+        proxy, proc = stack.enter_context(pinned.our_server("oauth-proxy", workdir, env=quick))
+        basic = m2m_basic(workdir / "oauth-proxy" / "keys")
+        token = pinned.json_post(proxy + "/token", CC_BODY, {"Authorization": basic, **FORM})["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        targets["proxy-token"] = token_target(proc, proxy + "/token", basic)
+        if needed & {"backend4-me", "backend4-health"}:
+            api, proc = stack.enter_context(pinned.our_server("backend4", workdir, "--upstream-issuer", proxy,
+                                                              "--audience", AUDIENCE, env=env))
+            check_ok(api + "/users/me", auth)
+            targets["backend4-me"] = get_target(proc, api + "/users/me", auth)
+            targets["backend4-health"] = get_target(proc, api + "/health")
+        if "jose" in needed:
+            pinned.ensure_node_peers()
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            cmd = pinned.node_command("jose_rs.mjs", str(port), proxy, proxy + "/.well-known/jwks.json", AUDIENCE)
+            proc = stack.enter_context(pinned.run_pinned("jose", cmd, base + "/health", workdir))
+            check_ok(base + "/users/me", auth)
+            targets["jose"] = get_target(proc, base + "/users/me", auth)
+    if "oidc-token" in needed:
+        pinned.ensure_node_peers()
+        port, secret = free_port(), secrets.token_urlsafe(32)
+        base = f"http://127.0.0.1:{port}"
+        cmd = pinned.node_command("oidc_provider.mjs", str(port), secret, AUDIENCE)
+        proc = stack.enter_context(pinned.run_pinned("oidc-provider", cmd,
+                                                     base + "/.well-known/openid-configuration", workdir))
+        import base64
+        basic = "Basic " + base64.b64encode(f"m2m:{secret}".encode()).decode()
+        pinned.json_post(base + "/token", CC_BODY, {"Authorization": basic, **FORM})
+        targets["oidc-token"] = token_target(proc, base + "/token", basic)
+    if "rsa-sign" in needed:
+        targets["rsa-sign"] = lambda seconds: Sample(*pinned.sign_rate(seconds), 0)
+    return targets
+
+
+def measure(rows: list[Row], rounds: int, duration: float, env: dict, progress) -> dict[str, list[Sample]]:
+    needed = {name for r in rows for name in (r.ours, r.theirs)}
+    order = [name for name in ORDER if name in needed]
+    samples: dict[str, list[Sample]] = {name: [] for name in order}
+    with tempfile.TemporaryDirectory(prefix="oauthlab-bench-peers-") as tmp, contextlib.ExitStack() as stack:
+        targets = start_targets(stack, needed, Path(tmp), env)
+        for name in order:  # warm-up: first key loads, JIT, connection set-up
+            targets[name](min(1.0, duration))
+        for i in range(rounds):
+            for name in (order if i % 2 == 0 else reversed(order)):
+                samples[name].append(targets[name](duration))
+            progress(f"round {i + 1}/{rounds} done")
+    return samples
+
+
+def summarise(rows: list[Row], samples: dict[str, list[Sample]]) -> list[dict]:
+    out = []
+    for row in rows:
+        ours, theirs = samples[row.ours], samples[row.theirs]
+        ratios = [a.rate / b.rate if b.rate else math.nan for a, b in zip(ours, theirs)]
+        cpu_ratios = [b.cpu_us / a.cpu_us if a.cpu_us else math.nan for a, b in zip(ours, theirs)]
+        median = statistics.median(ratios)
+        errors = sum(s.errors for s in ours + theirs)
+        out.append({"id": row.id, "measure": row.measure, "goal": row.goal, "median": median,
+                    "min": min(ratios), "max": max(ratios), "ratios": ratios,
+                    "cpu_median": statistics.median(cpu_ratios), "cpu_ratios": cpu_ratios,
+                    "ours": {"target": LABELS[row.ours], "median_rate": statistics.median(s.rate for s in ours),
+                             "median_cpu_us": statistics.median(s.cpu_us for s in ours)},
+                    "peer": {"target": LABELS[row.theirs], "median_rate": statistics.median(s.rate for s in theirs),
+                             "median_cpu_us": statistics.median(s.cpu_us for s in theirs)},
+                    "errors": errors, "met": median >= row.goal and errors == 0})
+    return out
+
+
+def table(results: list[dict], rounds: int, duration: float) -> str:
+    lines = [(f"{'measure':<72} {'goal':>7} {'median':>7} {'spread':>13} {'ours/s':>7} {'peer/s':>7} "
+              f"{'cpu':>6}  met")]
+    for r in results:
+        lines.append(f"{r['measure']:<72} {'>= ' + format(r['goal'], '.2f'):>7} {r['median']:>6.2f}x "
+                     f"{r['min']:>6.2f}-{r['max']:<6.2f} {r['ours']['median_rate']:>7.0f} "
+                     f"{r['peer']['median_rate']:>7.0f} {r['cpu_median']:>5.2f}x  {'yes' if r['met'] else 'NO'}"
+                     + (f"  ({r['errors']} failed requests)" if r["errors"] else ""))
+    lines.append("median, spread: ratio of requests/s (ours : peer) per round; cpu: the same ratio counted in"
+                 " each server's own CPU time per request (peer : ours), which neighbours disturb less")
+    lines.append(f"{rounds} interleaved rounds of {duration:g} s; servers on CPU {pinned.SERVER_CPU}, wrk on "
+                 f"CPU {pinned.LOAD_CPU}, priority {' '.join(pinned.priority_prefix()) or 'unchanged'}"
+                 f"; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seconds", type=int, default=5)
-    p.add_argument("--connections", type=int, default=32)
+    p = argparse.ArgumentParser(prog="run.py bench peers", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per target per round (default 5)")
+    p.add_argument("--rows", help="comma-separated row ids (default all): " + ", ".join(r.id for r in ROWS))
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--no-uvloop", action="store_true", help="run our servers on the asyncio event loop")
+    p.add_argument("--nice", type=int, default=pinned.default_nice(), metavar="N",
+                   help="scheduling priority of every measured process, -20..19 (default -10 when permitted, "
+                   "so that other work on the machine disturbs less)")
+    p.add_argument("--no-nice", dest="nice", action="store_const", const=None,
+                   help="leave the priority unchanged")
+    p.add_argument("--realtime", action="store_true",
+                   help="run every measured process under SCHED_RR (chrt -r 10; needs root): the closest a shared "
+                   "machine gets to one CPU each, at the expense of everything else on it while the run lasts")
     args = p.parse_args(argv)
-    r = measure(args.seconds, args.connections)
-    ratio = r["backend2"].rps / r["fastapi"].rps
-    print(r["backend2"].line("backend2 GET /users/me (aiohttp)"))
-    print(r["fastapi"].line("FastAPI tutorial GET /users/me/"))
-    print(f"{'ratio backend2 : FastAPI tutorial':<34} {ratio:9.2f}   (target >= 1.50)")
-    return 0 if ratio >= 1.5 and r["backend2"].errors == 0 else 1
+    if args.rounds < 1 or not 1 <= args.duration <= 600:
+        p.error("--rounds must be >= 1 and --duration between 1 and 600 s")
+    rows = list(ROWS)
+    if args.rows:
+        wanted = [x.strip() for x in args.rows.split(",") if x.strip()]
+        unknown = [x for x in wanted if x not in {r.id for r in ROWS}]
+        if unknown:
+            p.error(f"unknown row(s) {', '.join(unknown)}; choose from {', '.join(r.id for r in ROWS)}")
+        rows = [r for r in ROWS if r.id in wanted]
+    if args.nice is not None and not -20 <= args.nice <= 19:
+        p.error("--nice must be between -20 and 19")
+    pinned.NICE, pinned.REALTIME = args.nice, args.realtime
+    env = {"OAUTHLAB_UVLOOP": "0"} if args.no_uvloop else {}
+    try:
+        pinned.check_machine()
+        samples = measure(rows, args.rounds, args.duration, env,
+                          progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    except pinned.SetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    results = summarise(rows, samples)
+    if args.format == "json":
+        print(json.dumps({"rounds": args.rounds, "duration": args.duration, "server_cpu": pinned.SERVER_CPU,
+                          "load_cpu": pinned.LOAD_CPU, "uvloop": not args.no_uvloop, "nice": args.nice, "realtime": args.realtime,
+                          "load_average": os.getloadavg()[0], "rows": results}, indent=2))
+    else:
+        print(table(results, args.rounds, args.duration))
+    return 0 if all(r["met"] for r in results) else 1
 
 
 if __name__ == "__main__":

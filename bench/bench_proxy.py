@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: oauth-proxy client_credentials tokens/s against this machine's bare RS256 signature rate.
 
-Issue 3 target: the proxy issues client_credentials tokens at >= 75% of the rate at which this machine
+Target: the proxy issues client_credentials tokens at >= 75% of the rate at which this machine
 computes bare RS256 signatures (RSA-2048 PKCS#1 v1.5 + SHA-256 with ``cryptography``, one core): signing
 is the ceiling, so the ratio says how much the HTTP, form parsing, client authentication and JSON around
 each signature cost.

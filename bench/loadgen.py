@@ -74,17 +74,25 @@ end
 """
 
 
-def run_wrk(url: str, headers: dict, seconds: int, connections: int, threads: int = 1, method: str = "GET",
-            data: str | None = None) -> LoadResult:
+def run_wrk(url: str, headers: dict, seconds: float, connections: int, threads: int = 1, method: str = "GET",
+            data: str | None = None, cpu: int | None = None, prefix: tuple[str, ...] = ()) -> LoadResult:
+    """wrk against ``url``; with ``cpu``, wrk runs pinned to that CPU (``taskset -c``), behind ``prefix``
+    (a priority command such as ``nice -n -10``)."""
     request = "" if data is None else f"wrk.method = {json.dumps(method)}\nwrk.body = {json.dumps(data)}"
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(request + WRK_LUA)
         script = fh.name
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", script]
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", script]
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu), *cmd]
+    cmd = [*prefix, *cmd]
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 30).stdout
+    done = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 30)
     os.unlink(script)
+    out = done.stdout
+    if "Requests/sec:" not in out:
+        raise RuntimeError(f"wrk failed on {url}: {(done.stderr or out).strip()[:300]}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # the Latency Distribution lines,
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # not a "68.50%" in the stdev column

@@ -12,7 +12,7 @@ from pathlib import Path
 
 BENCHES = {
     "password": "backend2 /users/me vs /health; /health p99 during 8 bcrypt logins",
-    "peers": "backend2 vs the FastAPI security tutorial (needs the [bench] extra)",
+    "peers": "ours vs the peers (FastAPI tutorial, node jose, node oidc-provider, bare RSA), pinned, interleaved",
     "verify": "in-process RS256 verify: bare cryptography vs PyJWT vs ours (first sight, cached)",
     "backend4": "backend4 /users/me (RS256) vs its own /health",
     "proxy": "oauth-proxy client_credentials tokens/s vs bare RS256 signatures/s",
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"== {name}: not available in this checkout", file=sys.stderr)
             worst = max(worst, 2)
             continue
-        print(f"== {name}: {BENCHES[name]}", flush=True)
+        print(f"== {name}: {BENCHES[name]}", file=sys.stderr, flush=True)
         try:
             import inspect
             if inspect.signature(module.main).parameters:

@@ -90,6 +90,7 @@ def check_writable(settings: Settings) -> None:
 def run(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from servers.common.app import new_event_loop
     from servers.common.middleware import AccessLogger
     from servers.registry import app_factory
 
@@ -98,11 +99,12 @@ def run(args: argparse.Namespace) -> int:
     check_writable(settings)
     app = app_factory(args.name)(settings)
     log = logging.getLogger("oauthlab")
-    log.info("%s on %s (data %s, keys %s)", args.name, settings.base_url, settings.data_dir.resolve(),
-             settings.keys_dir.resolve())
+    loop, loop_name = new_event_loop(not args.no_uvloop)
+    log.info("%s on %s (data %s, keys %s, %s)", args.name, settings.base_url, settings.data_dir.resolve(),
+             settings.keys_dir.resolve(), loop_name)
     try:
         web.run_app(app, host=settings.host, port=settings.port, access_log_class=AccessLogger,
-                    access_log=logging.getLogger("oauthlab.access"), print=None)
+                    access_log=logging.getLogger("oauthlab.access"), print=None, loop=loop)
     except OSError as exc:
         print(f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -115,4 +117,6 @@ def register(sub) -> None:
     p.add_argument("name", choices=SERVER_NAMES, metavar="NAME", help=" | ".join(SERVER_NAMES))
     add_server_options(p)
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--no-uvloop", action="store_true", help="serve on asyncio's event loop even if uvloop "
+                   "(the [speed] extra) is installed; OAUTHLAB_UVLOOP=0 does the same")
     p.set_defaults(func=run)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import secrets
 import time
@@ -177,6 +178,7 @@ class ClientRegistry:
         self.settings = settings
         self._origins: tuple[float, set[str]] = (0.0, set())
         self._cache: dict[str, tuple[float, Client | None]] = {}
+        self._verified: dict[str, tuple[str | None, str]] = {}  # client_id -> (secret digest, secret)
 
     async def get(self, client_id: str) -> Client | None:
         """A registered client, cached for CACHE_TTL seconds: every token request looks its client up,
@@ -193,6 +195,21 @@ class ClientRegistry:
             self._cache.clear()
         self._cache[client_id] = (now + self.CACHE_TTL, client)
         return client
+
+    def _secret_ok(self, client: Client, secret: str) -> bool:
+        """``secret_matches``, remembering the last secret that matched each client's current digest: the
+        same secret again is one constant-time comparison instead of a SHA-256 (a changed secret, with a
+        new digest, is checked in full)."""
+        known = self._verified.get(client.client_id)
+        if known is not None and known[0] == client.secret_sha256 and \
+                secrets.compare_digest(known[1].encode(), secret.encode()):
+            return True
+        if not secret_matches(client, secret):
+            return False
+        if len(self._verified) > 1000:
+            self._verified.clear()
+        self._verified[client.client_id] = (client.secret_sha256, secret)
+        return True
 
     async def all(self) -> list[Client]:
         return [overlay(Client.from_record(r), self.settings) for _, r in await self.store.list(NS)]
@@ -229,7 +246,7 @@ class ClientRegistry:
         if client is None:
             raise InvalidClient("unknown client", scheme=scheme)
         if client.confidential:
-            if secret is None or not secret_matches(client, secret):
+            if secret is None or not self._secret_ok(client, secret):
                 raise InvalidClient("wrong or missing client secret", scheme=scheme)
         elif secret is not None:
             raise InvalidClient("a public client presented a secret", scheme=scheme)
@@ -238,7 +255,7 @@ class ClientRegistry:
 
 def parse_basic(request: web.Request) -> tuple[str, str] | None:
     """RFC 6749 §2.3.1: ``Basic base64(urlencode(id):urlencode(secret))``; malformed -> invalid_client."""
-    headers = request.headers.getall("Authorization", [])
+    headers = request.headers.getall("Authorization", ())
     if not headers:
         return None
     if len(headers) > 1:
@@ -246,11 +263,21 @@ def parse_basic(request: web.Request) -> tuple[str, str] | None:
     scheme, _, value = headers[0].partition(" ")
     if scheme.lower() != "basic":
         raise InvalidClient(f"unsupported authentication scheme {scheme[:20]!r}")
+    credentials = decode_basic(value)
+    if credentials is None:
+        raise InvalidClient("malformed Basic credentials")
+    return credentials
+
+
+@functools.lru_cache(maxsize=256)
+def decode_basic(value: str) -> tuple[str, str] | None:
+    """(client_id, secret) of a Basic credential, None if malformed. A pure function of the header value,
+    memoised: a client sends the same header on every request."""
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidClient("malformed Basic credentials") from None
+        return None
     client_id, sep, secret = decoded.partition(":")
     if not sep or not client_id:
-        raise InvalidClient("malformed Basic credentials")
+        return None
     return unquote_plus(client_id), unquote_plus(secret)
