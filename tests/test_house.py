@@ -27,8 +27,7 @@ TEST_IMPORTS_PENDING: frozenset[str] = frozenset()
 PAGES_PENDING: frozenset[str] = frozenset()
 
 # Files with words about how the work was organised, being reworded by their owners.
-PROCESS_WORDS_PENDING: frozenset[str] = frozenset({
-    "bench/bench_backend4.py", "bench/bench_load.py", "bench/bench_password.py", "bench/bench_proxy.py"})
+PROCESS_WORDS_PENDING: frozenset[str] = frozenset()
 PROCESS_WORDS = re.compile(r"issue\s+[0-9]|done\s+when|the\s+seed's|seed\s+project", re.IGNORECASE)
 
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
