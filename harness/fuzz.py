@@ -184,9 +184,9 @@ class Oracle:
 
 
 def is_rfc9068(profile: Any) -> bool:
-    """Does the target declare itself an RFC 9068 resource server (a profile flag, else typ at+jwt)?"""
-    declared = getattr(profile, "rfc9068", None)
-    return bool(declared) if declared is not None else (profile.typ or "").lower().endswith("at+jwt")
+    """Does the profile declare the target an RFC 9068 resource server (``rfc9068 = true``)? Only then are
+    exp, iss and aud required of every token (RFC 9068 §4), as in the catalog's runs."""
+    return bool(getattr(profile, "rfc9068", False))
 
 
 def _numeric_date(v: Any) -> float | None:

@@ -84,12 +84,12 @@ def test_open_questions_are_either_answer(tmp_path):
 
 def test_missing_exp_is_refused_only_by_rfc9068_servers(tmp_path):
     """RFC 9068 §4: "The current time MUST be before the time represented by the exp claim", so an RFC 9068
-    resource server (typ at+jwt) must refuse a token without exp; for any other target RFC 7519 §4.1.4 makes
-    exp OPTIONAL and either answer passes."""
-    for typ, expected in (("at+jwt", False), (None, None)):
-        o = _oracle(tmp_path, typ=typ)
+    resource server (``rfc9068 = true``) must refuse a token without exp; for any other target RFC 7519 §4.1.4
+    makes exp OPTIONAL and either answer passes."""
+    for rfc9068, expected in ((True, False), (False, None)):
+        o = _oracle(tmp_path, rfc9068=rfc9068)
         claims = {k: v for k, v in o.base_claims.items() if k != "exp"}
-        assert o.judge_token(o.base_header, claims, True)[0] is expected, typ
+        assert o.judge_token(o.base_header, claims, True)[0] is expected, rfc9068
 
 
 async def _flawed(tmp_path, flaw: str | None, algorithm: str = "HS256"):

@@ -67,6 +67,6 @@ def create_app(key: Any, algorithm: str, issuer: str, audience: str, flaw: str |
 def profile(base_url: str, key_file: str, algorithm: str, issuer: str) -> dict:
     """The profile (as a dict) of one of these servers; ``key_file`` holds the secret or the private key."""
     res = {"endpoint": "/users/me", "issuer": issuer, "audience": base_url, "algorithm": algorithm,
-           "typ": "at+jwt", "subject": "johndoe", "scope": "me", "lifetime": 300}
+           "typ": "at+jwt", "rfc9068": True, "subject": "johndoe", "scope": "me", "lifetime": 300}
     res["secret_file" if algorithm.startswith("HS") else "private_key_file"] = key_file
     return {"name": "flawed-rs", "kind": "resource-server", "base_url": base_url, "resource": res}
