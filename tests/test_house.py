@@ -16,18 +16,6 @@ from tests.support.settings import ROOT
 PACKAGES = ("servers", "harness", "conformance", "cli")
 MAX_LINES = 400
 
-# Directories whose modules are being split by their owners: the size check skips them until this is empty.
-SIZE_CHECK_PENDING: tuple[str, ...] = ()
-# Import cycles being removed by their owners (each a set of modules); the cycle check skips exactly these.
-CYCLES_PENDING: tuple[frozenset[str], ...] = ()
-# Test modules that still import another test module, being moved to tests/support/ by their owners.
-TEST_IMPORTS_PENDING: frozenset[str] = frozenset()
-# Documentation pages the README links to that are being written alongside: the link check accepts them
-# missing until this is empty.
-PAGES_PENDING: frozenset[str] = frozenset()
-
-# Files with words about how the work was organised, being reworded by their owners.
-PROCESS_WORDS_PENDING: frozenset[str] = frozenset()
 PROCESS_WORDS = re.compile(r"issue\s+[0-9]|done\s+when|the\s+seed's|seed\s+project", re.IGNORECASE)
 
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
@@ -62,10 +50,8 @@ def broken_links(path: Path) -> list[str]:
             continue
         file_part, _, anchor = target.partition("#")
         dest = (path.parent / file_part).resolve() if file_part else path
-        relative = dest.relative_to(ROOT).as_posix() if dest.is_relative_to(ROOT) else str(dest)
         if not dest.exists():
-            if relative not in PAGES_PENDING:
-                broken.append(f"{path.name}: {target} (no such file)")
+            broken.append(f"{path.name}: {target} (no such file)")
             continue
         if anchor and dest.suffix == ".md" and anchor not in anchors(dest):
             broken.append(f"{path.name}: {target} (no such heading)")
@@ -210,7 +196,7 @@ def test_the_import_graph_checker_finds_a_cycle():
 
 def test_no_import_cycles():
     """No module imports, directly or through others, a module that imports it back."""
-    found = [c for c in cycles(import_graph()) if c not in CYCLES_PENDING]
+    found = cycles(import_graph())
     assert not found, "import cycles: " + "; ".join(" <-> ".join(sorted(c)) for c in found)
 
 
@@ -236,11 +222,9 @@ def test_no_server_imports_another_server():
 
 
 def test_no_module_is_over_400_lines():
-    """One job per module: no module of servers/ or cli/ (and, once their split is done, harness/ and
-    conformance/) is over 400 lines."""
-    long = sorted(f"{path.relative_to(ROOT)}: {n} lines" for name, path in module_files().items()
-                  if name.split(".")[0] not in SIZE_CHECK_PENDING
-                  and (n := len(path.read_text().splitlines())) > MAX_LINES)
+    """One job per module: no module of servers/, harness/, conformance/ or cli/ is over 400 lines."""
+    long = sorted(f"{path.relative_to(ROOT)}: {n} lines" for path in module_files().values()
+                  if (n := len(path.read_text().splitlines())) > MAX_LINES)
     assert not long, "\n".join(long)
 
 
@@ -249,8 +233,6 @@ def test_test_modules_import_no_other_test_module():
     wrong = []
     for path in sorted((ROOT / "tests").glob("test_*.py")):
         module = f"tests.{path.stem}"
-        if module in TEST_IMPORTS_PENDING:
-            continue
         for imported in imported_names(path, module, False):
             if re.fullmatch(r"tests\.test_\w+", imported) and imported != module:
                 wrong.append(f"{module} imports {imported}")
@@ -269,8 +251,7 @@ def project_texts() -> list[Path]:
 
 def test_the_product_speaks_of_the_product():
     """Code, comments, docstrings, tests and docs speak of the product, not of how its work was organised."""
-    found = [f"{rel}:{n}: {line.strip()[:100]}" for path in project_texts()
-             if (rel := path.relative_to(ROOT).as_posix()) not in PROCESS_WORDS_PENDING
+    found = [f"{path.relative_to(ROOT).as_posix()}:{n}: {line.strip()[:100]}" for path in project_texts()
              for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
              if PROCESS_WORDS.search(line)]
     assert not found, "\n".join(found)
