@@ -10,16 +10,16 @@ Grants and their ``gty`` claim: authorization_code -> ``authorization-code``, re
 """
 from __future__ import annotations
 
+import json
 import secrets
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from servers.common import pkce
 from servers.common.app import STORE
-from servers.common.errors import InvalidGrant, InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from servers.common.errors import NO_STORE, InvalidGrant, InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from servers.common.forms import CLIENT_AUTH, read_form
-from servers.common.password_grant import token_response
 from servers.common.scopes import parse_scope
 
 from .audience import pick_audience, pick_scope
@@ -34,6 +34,14 @@ TOKEN_PARAMS = CLIENT_AUTH | {
     "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "resource", "audience",
     "subject_token", "subject_token_type", "actor_token", "actor_token_type", "requested_token_type"}
 Grant = Callable[[web.Request, dict, Client, Proxy], Awaitable[dict]]
+# RFC 6749 §5.1: a JSON body with "Cache-Control: no-store" and "Pragma: no-cache"; the headers of every
+# token response, built once.
+TOKEN_HEADERS = {"Content-Type": "application/json; charset=utf-8", **NO_STORE, "X-Content-Type-Options": "nosniff"}
+
+
+def token_response(body: dict) -> web.Response:
+    """The token response of RFC 6749 §5.1 (the same bytes and headers as ``web.json_response``)."""
+    return web.Response(body=json.dumps(body).encode(), headers=TOKEN_HEADERS)
 
 
 async def active_username(request: web.Request, username: str) -> str:
