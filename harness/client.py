@@ -20,6 +20,17 @@ def new_session(timeout: float = 10.0) -> aiohttp.ClientSession:
                                  cookie_jar=aiohttp.DummyCookieJar())
 
 
+def json_body(content_type: str, text: str) -> Any:
+    """The parsed body of an ``application/json`` response, else None (an unparsable body is evidence, not
+    an error)."""
+    if content_type != "application/json":
+        return None
+    try:
+        return jsonlib.loads(text)
+    except ValueError:
+        return None
+
+
 def first_values(headers: Any) -> dict[str, str]:
     """The first value of each response header (original spelling of the name)."""
     out: dict[str, str] = {}
@@ -51,12 +62,7 @@ async def send(session: aiohttp.ClientSession, method: str, url: str, *, label: 
                                    allow_redirects=allow_redirects) as resp:
             raw = await resp.content.read(BODY_LIMIT)
             text = raw.decode("utf-8", "replace")
-            parsed = None
-            if resp.content_type == "application/json":
-                try:
-                    parsed = jsonlib.loads(text)
-                except ValueError:
-                    parsed = None
+            parsed = json_body(resp.content_type, text)
             return Observation(label=label, method=method, url=str(resp.url) if params else str(url),
                                request_headers=headers, request_body=body_text, status=resp.status,
                                headers=first_values(resp.headers), body=text,

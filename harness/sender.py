@@ -11,14 +11,13 @@ retried: that is what the target did.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Awaitable, Callable
 
 import aiohttp
 from yarl import URL
 
-from .client import BODY_LIMIT, all_values, first_values
+from .client import BODY_LIMIT, all_values, first_values, json_body
 from .cookies import OriginJar
 from .scenario import Observation
 
@@ -57,12 +56,7 @@ async def _fetch_once(session: aiohttp.ClientSession, method: str, url: str, hdr
             raw = await resp.content.read(PAGE_LIMIT)
             text = raw.decode(resp.charset or "utf-8", "replace")
             jar.store(url, resp.headers.getall("Set-Cookie", []))
-            parsed = None
-            if resp.content_type == "application/json":
-                try:
-                    parsed = json.loads(text)
-                except ValueError:
-                    parsed = None
+            parsed = json_body(resp.content_type, text)
             obs = Observation(label=label, method=method, url=url, request_headers=shown_headers,
                               request_body=shown, status=resp.status, headers=first_values(resp.headers),
                               body=text[:BODY_LIMIT], elapsed=time.monotonic() - start, json=parsed,
