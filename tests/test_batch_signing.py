@@ -34,6 +34,30 @@ async def test_jobs_of_one_turn_of_the_loop_run_together_each_with_its_own_resul
     assert (threads == {threading.current_thread().name}) is inline
 
 
+async def test_jobs_asked_for_while_the_batch_waits_are_signed_with_it():
+    """A batch waits while it keeps growing: requests read in the same poll reach their signature in later
+    turns of the loop, and they join the batch instead of starting a new one (bounded by max_batch)."""
+    signer = BatchSigner(inline=True)
+    ran: list[int] = []
+
+    def job(i: int):
+        return lambda: ran.append(i) or i
+
+    first = signer.run(job(0))
+    await asyncio.sleep(0)
+    second = signer.run(job(1))
+    await asyncio.sleep(0)
+    assert ran == []  # the batch grew in the last turn: it waits one more
+    await asyncio.sleep(0)
+    assert ran == [0, 1]  # one turn without a new job: signed, together
+    assert await asyncio.gather(first, second) == [0, 1]
+
+    capped = BatchSigner(inline=True, max_batch=2)
+    futures = [capped.run(job(i)) for i in (2, 3, 4)]
+    assert ran == [0, 1, 2, 3]  # a full batch is signed at once
+    assert await asyncio.gather(*futures) == [2, 3, 4]
+
+
 async def test_a_failing_job_fails_only_its_own_request():
     """One request's failure (a key withdrawn under it, a bad claim) is that request's error: the other
     tokens of the batch are still issued."""

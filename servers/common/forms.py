@@ -18,6 +18,7 @@ from aiohttp import web
 from .errors import InvalidRequest
 
 MAX_FIELDS = 100
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 # Client authentication in the body (RFC 6749 §2.3.1), defined wherever a client authenticates.
 CLIENT_AUTH = frozenset({"client_id", "client_secret"})
@@ -58,7 +59,8 @@ def parse_params(text: str, defined: frozenset[str], where: str = "body") -> dic
 
 async def form_text(request: web.Request) -> str:
     """The body of a form POST as text: content type and UTF-8 checked."""
-    if request.content_type != "application/x-www-form-urlencoded":
+    # The header as clients send it is compared first; parsing it (parameters, case) only when it differs.
+    if (request.headers.get("Content-Type") != FORM_TYPE and request.content_type != FORM_TYPE):
         raise InvalidRequest(f"content type {request.content_type!r} is not application/x-www-form-urlencoded")
     raw = await request.read()
     try:

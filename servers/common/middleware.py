@@ -61,7 +61,8 @@ def _secure(resp: web.StreamResponse) -> web.StreamResponse:
     h = resp.headers
     if "X-Content-Type-Options" not in h:
         h["X-Content-Type-Options"] = "nosniff"
-    if resp.content_type == "application/json":
+    # resp.content_type without building a parsed copy of the header on every response
+    if h.get("Content-Type", "").partition(";")[0].strip().lower() == "application/json":
         for k, v in NO_STORE.items():
             if k not in h:
                 h[k] = v

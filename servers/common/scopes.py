@@ -5,6 +5,7 @@ scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from .errors import InvalidScope
@@ -12,9 +13,11 @@ from .errors import InvalidScope
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_scope(value: str | None) -> tuple[str, ...]:
     """RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), space-delimited; a malformed scope is
-    ``invalid_scope``. Order kept, duplicates dropped."""
+    ``invalid_scope``. Order kept, duplicates dropped. A pure function of the string, memoised (clients send
+    the same few scope strings again and again; a malformed one raises and is not kept)."""
     if value is None or value == "":
         return ()
     parts = value.split(" ")

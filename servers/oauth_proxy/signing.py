@@ -2,9 +2,11 @@
 
 An RSA-2048 signature is most of a token's cost (~0.35-0.4 ms). Made one at a time between the HTTP work of
 each request, every signature starts with caches that the rest of the request has cooled; the requests
-that arrive together (one turn of the event loop) are signed together instead, one after the other, and
-each gets its own result (every token is signed on its own; nothing is shared between them but the time
-slot). Where the signing runs:
+that arrive together are signed together instead, one after the other, and each gets its own result (every
+token is signed on its own; nothing is shared between them but the time slot). A batch is signed after the
+first turn of the event loop that added no job to it: the requests read in one poll reach their signature
+over several turns, and under load all waiting connections end up in one batch (``max_batch`` at most).
+An idle server pays one turn of the loop for it. Where the signing runs:
 
 - the process may use one CPU (``taskset``, a container limit): inline, on the event loop: a thread would
   only add hand-offs on the same core;
@@ -28,7 +30,7 @@ def usable_cpus() -> int:
 
 
 class BatchSigner:
-    """Runs signing jobs (zero-argument callables) in batches, one batch per turn of the event loop."""
+    """Runs signing jobs (zero-argument callables) in batches (see the module docstring)."""
 
     def __init__(self, inline: bool | None = None, max_batch: int = 64) -> None:
         self.inline = usable_cpus() == 1 if inline is None else inline
@@ -40,11 +42,20 @@ class BatchSigner:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self._pending:
-            loop.call_soon(self._flush, loop)
+            loop.call_soon(self._tick, loop, 0)
         self._pending.append((job, future))
         if len(self._pending) >= self.max_batch:
             self._flush(loop)
         return future
+
+    def _tick(self, loop: asyncio.AbstractEventLoop, seen: int) -> None:
+        """Sign once a turn of the loop has added no job: while requests keep joining (they were read in
+        the same poll, their handlers run later in the turn), the batch waits one more turn."""
+        n = len(self._pending)
+        if seen < n < self.max_batch:
+            loop.call_soon(self._tick, loop, n)
+        else:
+            self._flush(loop)
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         batch, self._pending = self._pending, []
