@@ -53,17 +53,22 @@ ROWS = (
     Row("backend4-jose", "backend4 /users/me (cached proxy token) vs node jose resource server", "backend4-me",
         "jose", 1.3),
     Row("backend4-health", "backend4 /users/me vs its own /health", "backend4-me", "backend4-health", 0.95),
+    # The same with the token sent to /health too: what the bearer check costs, without the cost of
+    # receiving a ~750-byte header that /health is otherwise spared.
+    Row("backend4-health-token", "backend4 /users/me vs /health sent the same token", "backend4-me",
+        "backend4-health-token", 0.95),
     Row("proxy-oidc", "oauth-proxy client_credentials tokens/s vs node oidc-provider 8.8", "proxy-token",
         "oidc-token", 1.3),
     Row("proxy-rsa", "oauth-proxy client_credentials tokens/s vs bare RSA-2048 signing", "proxy-token",
         "rsa-sign", 0.75),
 )
 # Measurement order within a round: each row's two targets are neighbours.
-ORDER = ("backend2", "fastapi", "backend4-me", "jose", "backend4-health", "proxy-token", "oidc-token",
-         "rsa-sign")
+ORDER = ("backend2", "fastapi", "backend4-me", "jose", "backend4-health", "backend4-health-token", "proxy-token",
+         "oidc-token", "rsa-sign")
 LABELS = {"backend2": "backend2 GET /users/me", "fastapi": "FastAPI tutorial GET /users/me/",
           "backend4-me": "backend4 GET /users/me", "jose": "node jose RS GET /users/me",
-          "backend4-health": "backend4 GET /health", "proxy-token": "oauth-proxy POST /token",
+          "backend4-health": "backend4 GET /health", "backend4-health-token": "backend4 GET /health + token",
+          "proxy-token": "oauth-proxy POST /token",
           "oidc-token": "oidc-provider POST /token", "rsa-sign": "RSA-2048 signatures"}
 
 
@@ -125,18 +130,19 @@ def start_targets(stack: contextlib.ExitStack, needed: set[str], workdir: Path, 
         auth = {"Authorization": f"Bearer {token}"}
         check_ok(base + "/users/me/", auth)
         targets["fastapi"] = get_target(proc, base + "/users/me/", auth)
-    if needed & {"backend4-me", "backend4-health", "jose", "proxy-token"}:
+    if needed & {"backend4-me", "backend4-health", "backend4-health-token", "jose", "proxy-token"}:
         proxy, proc = stack.enter_context(pinned.our_server("oauth-proxy", workdir, env=quick))
         basic = m2m_basic(workdir / "oauth-proxy" / "keys")
         token = pinned.json_post(proxy + "/token", CC_BODY, {"Authorization": basic, **FORM})["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         targets["proxy-token"] = token_target(proc, proxy + "/token", basic)
-        if needed & {"backend4-me", "backend4-health"}:
+        if needed & {"backend4-me", "backend4-health", "backend4-health-token"}:
             api, proc = stack.enter_context(pinned.our_server("backend4", workdir, "--upstream-issuer", proxy,
                                                               "--audience", AUDIENCE, env=env))
             check_ok(api + "/users/me", auth)
             targets["backend4-me"] = get_target(proc, api + "/users/me", auth)
             targets["backend4-health"] = get_target(proc, api + "/health")
+            targets["backend4-health-token"] = get_target(proc, api + "/health", auth)
         if "jose" in needed:
             pinned.ensure_node_peers()
             port = free_port()

@@ -59,7 +59,7 @@ def test_bench_peers_runs_pinned_rounds_against_the_node_peers_and_reports_every
         if os.environ.get("CI"):
             pytest.fail(f"bench peers needs {', '.join(missing)} (.ci/install-perf.sh installs them)")
         pytest.skip(f"needs {', '.join(missing)}")
-    rows = "backend4-jose,backend4-health,proxy-oidc,proxy-rsa"
+    rows = "backend4-jose,backend4-health,backend4-health-token,proxy-oidc,proxy-rsa"
     done = subprocess.run([sys.executable, str(ROOT / "run.py"), "bench", "peers", "--rounds", "1",
                            "--duration", "1", "--rows", rows, "--format", "json"],
                           capture_output=True, text=True, check=False, cwd=ROOT, timeout=170)
