@@ -65,6 +65,7 @@ ROWS = (
 # Measurement order within a round: each row's two targets are neighbours.
 ORDER = ("backend2", "fastapi", "backend4-me", "jose", "backend4-health", "backend4-health-token", "proxy-token",
          "oidc-token", "rsa-sign")
+BACKEND4_TARGETS = frozenset({"backend4-me", "backend4-health", "backend4-health-token"})
 LABELS = {"backend2": "backend2 GET /users/me", "fastapi": "FastAPI tutorial GET /users/me/",
           "backend4-me": "backend4 GET /users/me", "jose": "node jose RS GET /users/me",
           "backend4-health": "backend4 GET /health", "backend4-health-token": "backend4 GET /health + token",
@@ -130,13 +131,13 @@ def start_targets(stack: contextlib.ExitStack, needed: set[str], workdir: Path, 
         auth = {"Authorization": f"Bearer {token}"}
         check_ok(base + "/users/me/", auth)
         targets["fastapi"] = get_target(proc, base + "/users/me/", auth)
-    if needed & {"backend4-me", "backend4-health", "backend4-health-token", "jose", "proxy-token"}:
+    if needed & {*BACKEND4_TARGETS, "jose", "proxy-token"}:
         proxy, proc = stack.enter_context(pinned.our_server("oauth-proxy", workdir, env=quick))
         basic = m2m_basic(workdir / "oauth-proxy" / "keys")
         token = pinned.json_post(proxy + "/token", CC_BODY, {"Authorization": basic, **FORM})["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         targets["proxy-token"] = token_target(proc, proxy + "/token", basic)
-        if needed & {"backend4-me", "backend4-health", "backend4-health-token"}:
+        if needed & BACKEND4_TARGETS:
             api, proc = stack.enter_context(pinned.our_server("backend4", workdir, "--upstream-issuer", proxy,
                                                               "--audience", AUDIENCE, env=env))
             check_ok(api + "/users/me", auth)

@@ -61,11 +61,11 @@ def _secure(resp: web.StreamResponse) -> web.StreamResponse:
     h = resp.headers
     if "X-Content-Type-Options" not in h:
         h["X-Content-Type-Options"] = "nosniff"
-    # resp.content_type without building a parsed copy of the header on every response
-    if h.get("Content-Type", "").partition(";")[0].strip().lower() == "application/json":
-        for k, v in NO_STORE.items():
-            if k not in h:
-                h[k] = v
+    # A response that carries no-store already (token responses build it in) needs no content-type parse.
+    missing = [k for k in NO_STORE if k not in h]
+    if missing and resp.content_type == "application/json":
+        for k in missing:
+            h[k] = NO_STORE[k]
     return resp
 
 

@@ -15,7 +15,6 @@ repeated token costs a dictionary look-up instead of a signature check.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import logging
 import math
@@ -194,12 +193,9 @@ def issue_token(claims: dict[str, Any], key: Any, algorithm: str, headers: dict[
     return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
 
 
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
 def b64url(raw: bytes) -> bytes:
-    """RFC 7515 §2 base64url without padding (``base64.urlsafe_b64encode`` in one call less)."""
-    return binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).rstrip(b"=")
+    """RFC 7515 §2 base64url without padding."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=")
 
 
 class RS256Signer:

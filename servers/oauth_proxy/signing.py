@@ -36,28 +36,32 @@ class BatchSigner:
         self.inline = usable_cpus() == 1 if inline is None else inline
         self.max_batch = max_batch
         self._pending: list[tuple[Callable[[], Any], asyncio.Future]] = []
+        self._tick_handle: asyncio.Handle | None = None  # the one look at the pending batch per turn
 
     def run(self, job: Callable[[], Any]) -> asyncio.Future:
-        """The result of ``job()``, made with the other jobs of this turn of the loop."""
+        """The result of ``job()``, made with the other jobs of its batch."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._tick, loop, 0)
         self._pending.append((job, future))
         if len(self._pending) >= self.max_batch:
             self._flush(loop)
+        elif self._tick_handle is None:
+            self._tick_handle = loop.call_soon(self._tick, loop, 0)
         return future
 
     def _tick(self, loop: asyncio.AbstractEventLoop, seen: int) -> None:
         """Sign once a turn of the loop has added no job: while requests keep joining (they were read in
         the same poll, their handlers run later in the turn), the batch waits one more turn."""
         n = len(self._pending)
-        if seen < n < self.max_batch:
-            loop.call_soon(self._tick, loop, n)
+        if n > seen:
+            self._tick_handle = loop.call_soon(self._tick, loop, n)
         else:
             self._flush(loop)
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
         batch, self._pending = self._pending, []
         if not batch:
             return
