@@ -1,10 +1,12 @@
 """Our servers against their peers, measured the way the peers are measured: paired and interleaved.
 
 Every server (ours and the peers) is pinned to CPU 0 (``taskset -c 0``), the load generator to CPU 1:
-``wrk -t1 -c32`` for GETs, a wrk Lua POST with 16 connections for tokens. In each round every target is
-loaded once, ours and its peer back to back (the order reverses every other round); a row's result is the
-median of its per-round ratios, printed with their spread (min-max) and the absolute medians. On a shared
-machine absolute rates move from round to round; the paired ratio is what means something.
+``wrk -t1 -c32`` for GETs, a wrk Lua POST with 16 connections for tokens. In each round every row loads
+ours and its peer back to back, ``--duration`` seconds each, cut in two halves run A-B-B-A (a drift of the
+machine during the pair weighs on both alike); the rows' order and who goes first reverse every other
+round. A row's result is the median of its per-round ratios, printed with their spread (min-max) and the
+absolute medians. On a shared machine absolute rates move from round to round; the paired ratio is what
+means something.
 
     python run.py bench peers [--rounds 5] [--duration 5] [--rows ID,...] [--format json] [--no-uvloop]
 
@@ -62,7 +64,7 @@ ROWS = (
     Row("proxy-rsa", "oauth-proxy client_credentials tokens/s vs bare RSA-2048 signing", "proxy-token",
         "rsa-sign", 0.75),
 )
-# Measurement order within a round: each row's two targets are neighbours.
+# The order in which targets are warmed up before the first round.
 ORDER = ("backend2", "fastapi", "backend4-me", "jose", "backend4-health", "backend4-health-token", "proxy-token",
          "oidc-token", "rsa-sign")
 BACKEND4_TARGETS = frozenset({"backend4-me", "backend4-health", "backend4-health-token"})
@@ -168,25 +170,56 @@ def start_targets(stack: contextlib.ExitStack, needed: set[str], workdir: Path, 
     return targets
 
 
-def measure(rows: list[Row], rounds: int, duration: float, env: dict, progress) -> dict[str, list[Sample]]:
+def slices(duration: float) -> list[float]:
+    """A pair's time in a round, cut in two (wrk counts whole seconds): ours and the peer are loaded
+    A-B then B-A, so that a machine slowing down or speeding up during the pair weighs on both alike."""
+    if duration < 2:
+        return [duration]
+    first = math.ceil(duration / 2)
+    return [first, duration - first]
+
+
+def merged(parts: list[tuple[float, Sample]]) -> Sample:
+    """One sample from slices of (seconds, sample): requests over time, CPU time over requests."""
+    requests = [seconds * s.rate for seconds, s in parts]
+    rate = sum(requests) / sum(seconds for seconds, _ in parts)
+    cpu = [s.cpu_us * n for (_, s), n in zip(parts, requests) if n and not math.isnan(s.cpu_us)]
+    cpu_us = sum(cpu) / sum(requests) if cpu and len(cpu) == len(parts) else math.nan
+    return Sample(rate, cpu_us, sum(s.errors for _, s in parts))
+
+
+def measure_pair(ours: Target, theirs: Target, duration: float, ours_first: bool) -> tuple[Sample, Sample]:
+    """Ours and the peer back to back for ``duration`` seconds each, in A-B-B-A order."""
+    got: dict[bool, list[tuple[float, Sample]]] = {True: [], False: []}
+    first = ours_first
+    for seconds in slices(duration):
+        for is_ours in (first, not first):
+            got[is_ours].append((seconds, (ours if is_ours else theirs)(seconds)))
+        first = not first
+    return merged(got[True]), merged(got[False])
+
+
+def measure(rows: list[Row], rounds: int, duration: float, env: dict, progress) -> dict[str, list[tuple[Sample, Sample]]]:
+    """Per row, one (ours, peer) pair of samples per round. Every row's two targets are measured back to
+    back (a target shared by rows is measured again for each); rows run in reverse order every other round,
+    and ours goes first in every other round."""
     needed = {name for r in rows for name in (r.ours, r.theirs)}
-    order = [name for name in ORDER if name in needed]
-    samples: dict[str, list[Sample]] = {name: [] for name in order}
+    samples: dict[str, list[tuple[Sample, Sample]]] = {row.id: [] for row in rows}
     with tempfile.TemporaryDirectory(prefix="oauthlab-bench-peers-") as tmp, contextlib.ExitStack() as stack:
         targets = start_targets(stack, needed, Path(tmp), env)
-        for name in order:  # warm-up: first key loads, JIT, connection set-up
+        for name in [name for name in ORDER if name in needed]:  # warm-up: first key loads, JIT, connections
             targets[name](min(1.0, duration))
         for i in range(rounds):
-            for name in (order if i % 2 == 0 else reversed(order)):
-                samples[name].append(targets[name](duration))
+            for row in (rows if i % 2 == 0 else reversed(rows)):
+                samples[row.id].append(measure_pair(targets[row.ours], targets[row.theirs], duration, i % 2 == 0))
             progress(f"round {i + 1}/{rounds} done")
     return samples
 
 
-def summarise(rows: list[Row], samples: dict[str, list[Sample]]) -> list[dict]:
+def summarise(rows: list[Row], samples: dict[str, list[tuple[Sample, Sample]]]) -> list[dict]:
     out = []
     for row in rows:
-        ours, theirs = samples[row.ours], samples[row.theirs]
+        ours, theirs = [a for a, _ in samples[row.id]], [b for _, b in samples[row.id]]
         ratios = [a.rate / b.rate if b.rate else math.nan for a, b in zip(ours, theirs)]
         cpu_ratios = [b.cpu_us / a.cpu_us if a.cpu_us else math.nan for a, b in zip(ours, theirs)]
         median = statistics.median(ratios)

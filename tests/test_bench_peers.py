@@ -14,15 +14,14 @@ import sys
 
 import pytest
 
-from bench.bench_peers import ROWS, Sample, summarise
+from bench.bench_peers import ROWS, Sample, measure_pair, merged, slices, summarise
 from tests.conftest import ROOT
 
 ROW = next(r for r in ROWS if r.id == "proxy-oidc")
 
 
-def samples(ours: list[float], theirs: list[float], errors: int = 0) -> dict[str, list[Sample]]:
-    return {ROW.ours: [Sample(r, 1e6 / r, errors) for r in ours],
-            ROW.theirs: [Sample(r, 1e6 / r, 0) for r in theirs]}
+def samples(ours: list[float], theirs: list[float], errors: int = 0) -> dict[str, list[tuple[Sample, Sample]]]:
+    return {ROW.id: [(Sample(a, 1e6 / a, errors), Sample(b, 1e6 / b, 0)) for a, b in zip(ours, theirs)]}
 
 
 def test_row_result_is_the_median_of_per_round_ratios_with_their_spread():
@@ -40,6 +39,34 @@ def test_a_failed_request_fails_the_row_whatever_the_ratio():
     """A rate measured on failing requests measures nothing: any non-2xx or socket error fails the row."""
     [row] = summarise([ROW], samples([500, 500, 500], [100, 100, 100], errors=1))
     assert row["median"] == 5.0 and row["errors"] == 3 and row["met"] is False
+
+
+def test_a_pair_is_measured_a_b_b_a_in_halves_of_whole_seconds():
+    """wrk counts whole seconds: 5 s is 3 + 2, each target gets its full time, and the one that went first
+    in the first half goes last in the second."""
+    assert slices(5) == [3, 2] and slices(4) == [2, 2] and slices(1) == [1]
+    calls = []
+
+    def target(name):
+        def run(seconds):
+            calls.append((name, seconds))
+            return Sample(100.0, 10.0, 0)
+        return run
+
+    measure_pair(target("ours"), target("peer"), 5, ours_first=True)
+    assert calls == [("ours", 3), ("peer", 3), ("peer", 2), ("ours", 2)]
+    calls.clear()
+    measure_pair(target("ours"), target("peer"), 5, ours_first=False)
+    assert calls == [("peer", 3), ("ours", 3), ("ours", 2), ("peer", 2)]
+
+
+def test_merged_halves_count_requests_over_time_and_cpu_over_requests():
+    """3 s at 100/s and 2 s at 400/s are 1,100 requests in 5 s; CPU time per request is weighted by
+    requests, and failed requests add up."""
+    s = merged([(3, Sample(100.0, 10.0, 1)), (2, Sample(400.0, 5.0, 2))])
+    assert s.rate == pytest.approx(220.0)
+    assert s.cpu_us == pytest.approx((300 * 10 + 800 * 5) / 1100)
+    assert s.errors == 3
 
 
 def missing_tools() -> list[str]:
