@@ -2,9 +2,9 @@
 
 Every server (ours and the peers) is pinned to CPU 0 (``taskset -c 0``), the load generator to CPU 1:
 ``wrk -t1 -c32`` for GETs, a wrk Lua POST with 16 connections for tokens. In each round every row loads
-ours and its peer back to back, ``--duration`` seconds each, cut in two halves run A-B-B-A (a drift of the
-machine during the pair weighs on both alike); the rows' order and who goes first reverse every other
-round. A row's result is the median of its per-round ratios, printed with their spread (min-max) and the
+ours and its peer back to back, ``--duration`` seconds each, in one-second slices taking turns A-B, B-A, ...
+(a spell of the machine running slower weighs on both alike); the rows' order and who goes first reverse
+every other round. A row's result is the median of its per-round ratios, printed with their spread (min-max) and the
 absolute medians. On a shared machine absolute rates move from round to round; the paired ratio is what
 means something.
 
@@ -171,12 +171,10 @@ def start_targets(stack: contextlib.ExitStack, needed: set[str], workdir: Path, 
 
 
 def slices(duration: float) -> list[float]:
-    """A pair's time in a round, cut in two (wrk counts whole seconds): ours and the peer are loaded
-    A-B then B-A, so that a machine slowing down or speeding up during the pair weighs on both alike."""
-    if duration < 2:
-        return [duration]
-    first = math.ceil(duration / 2)
-    return [first, duration - first]
+    """A pair's time in a round as one-second slices (wrk counts whole seconds, so ``duration`` is rounded
+    to them): ours and the peer take turns slice by slice, A-B then B-A, so that a spell of the machine
+    running slower or faster weighs on both alike."""
+    return [1.0] * max(1, round(duration))
 
 
 def merged(parts: list[tuple[float, Sample]]) -> Sample:
@@ -189,7 +187,7 @@ def merged(parts: list[tuple[float, Sample]]) -> Sample:
 
 
 def measure_pair(ours: Target, theirs: Target, duration: float, ours_first: bool) -> tuple[Sample, Sample]:
-    """Ours and the peer back to back for ``duration`` seconds each, in A-B-B-A order."""
+    """Ours and the peer back to back for ``duration`` seconds each, in alternating slices A-B, B-A, ..."""
     got: dict[bool, list[tuple[float, Sample]]] = {True: [], False: []}
     first = ours_first
     for seconds in slices(duration):
@@ -255,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="run.py bench peers", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
-    p.add_argument("--duration", type=float, default=5.0, help="seconds per target per round (default 5)")
+    p.add_argument("--duration", type=float, default=5.0,
+                   help="seconds per target per round, run as 1 s slices taking turns with the peer (default 5)")
     p.add_argument("--rows", help="comma-separated row ids (default all): " + ", ".join(r.id for r in ROWS))
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--no-uvloop", action="store_true", help="run our servers on the asyncio event loop")

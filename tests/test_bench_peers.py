@@ -41,10 +41,10 @@ def test_a_failed_request_fails_the_row_whatever_the_ratio():
     assert row["median"] == 5.0 and row["errors"] == 3 and row["met"] is False
 
 
-def test_a_pair_is_measured_a_b_b_a_in_halves_of_whole_seconds():
-    """wrk counts whole seconds: 5 s is 3 + 2, each target gets its full time, and the one that went first
-    in the first half goes last in the second."""
-    assert slices(5) == [3, 2] and slices(4) == [2, 2] and slices(1) == [1]
+def test_a_pair_is_measured_in_one_second_slices_taking_turns():
+    """wrk counts whole seconds: 5 s are five 1 s slices (a fraction is rounded), each target gets its full time, and who goes
+    first alternates slice by slice (A-B, B-A, A-B, ...)."""
+    assert slices(5) == [1, 1, 1, 1, 1] and slices(3.4) == [1, 1, 1] and slices(1) == [1]
     calls = []
 
     def target(name):
@@ -53,14 +53,14 @@ def test_a_pair_is_measured_a_b_b_a_in_halves_of_whole_seconds():
             return Sample(100.0, 10.0, 0)
         return run
 
-    measure_pair(target("ours"), target("peer"), 5, ours_first=True)
-    assert calls == [("ours", 3), ("peer", 3), ("peer", 2), ("ours", 2)]
+    measure_pair(target("ours"), target("peer"), 3, ours_first=True)
+    assert calls == [("ours", 1), ("peer", 1), ("peer", 1), ("ours", 1), ("ours", 1), ("peer", 1)]
     calls.clear()
-    measure_pair(target("ours"), target("peer"), 5, ours_first=False)
-    assert calls == [("peer", 3), ("ours", 3), ("ours", 2), ("peer", 2)]
+    measure_pair(target("ours"), target("peer"), 2, ours_first=False)
+    assert calls == [("peer", 1), ("ours", 1), ("ours", 1), ("peer", 1)]
 
 
-def test_merged_halves_count_requests_over_time_and_cpu_over_requests():
+def test_merged_slices_count_requests_over_time_and_cpu_over_requests():
     """3 s at 100/s and 2 s at 400/s are 1,100 requests in 5 s; CPU time per request is weighted by
     requests, and failed requests add up."""
     s = merged([(3, Sample(100.0, 10.0, 1)), (2, Sample(400.0, 5.0, 2))])
